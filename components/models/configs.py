@@ -1,0 +1,35 @@
+"""Model and training configs: plain dataclasses without torch, so the CLI can parse params fast."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MAEConfig:
+    image_size: int = 32
+    patch_size: int = 4
+    embed_dim: int = 128
+    depth: int = 4
+    num_heads: int = 4
+    decoder_dim: int = 64
+    decoder_depth: int = 2
+    decoder_heads: int = 4
+    mlp_ratio: float = 4.0
+
+
+@dataclass(frozen=True)
+class FeatureNetConfig:
+    num_classes: int = 10
+    width: int = 32
+    feature_dim: int = 128
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    grad_clip: float = 3.0
+    seed: int = 0

@@ -1,0 +1,72 @@
+"""params.yaml -> typed, frozen configs. Parsed once by a flow and handed down to components.
+
+Unknown sections or keys are errors, so a misspelt key fails loudly instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.data.materialise import DataConfig
+from components.errors import WorkspaceError
+from components.models.configs import FitConfig, MAEConfig
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    centre_hole: int = 16
+    border_width: int = 8
+    grid_rows: int = 10
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    model_name: str = "forgetflow-mae"
+    experiment: str = "forgetflow"
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataConfig
+    featurenet: FitConfig
+    mae: MAEConfig
+    train: FitConfig
+    evaluate: EvaluateConfig
+    registry: RegistryConfig
+
+
+_SECTIONS = {"data": DataConfig, "featurenet": FitConfig, "mae": MAEConfig, "train": FitConfig,
+             "evaluate": EvaluateConfig, "registry": RegistryConfig}
+
+
+def load_params(path: Path) -> Params:
+    if not path.is_file():
+        raise WorkspaceError(f"{path} not found: is this a forgetflow workspace? (`forgetflow init DIR`)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise WorkspaceError(f"{path}: invalid YAML ({exc})") from exc
+    unknown = set(raw) - set(_SECTIONS)
+    if unknown:
+        raise WorkspaceError(f"{path}: unknown section(s) {sorted(unknown)}; expected {sorted(_SECTIONS)}")
+    return Params(**{name: _section(path, name, cls, raw.get(name) or {}) for name, cls in _SECTIONS.items()})
+
+
+def _section(path: Path, name: str, cls: type, values: dict[str, Any]):
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise WorkspaceError(f"{path}: unknown key(s) {sorted(unknown)} in section {name!r}")
+    try:
+        return cls(**{k: type(getattr(cls(), k))(v) for k, v in values.items()})
+    except (TypeError, ValueError) as exc:
+        raise WorkspaceError(f"{path}: bad value in section {name!r}: {exc}") from exc
+
+
+def params_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

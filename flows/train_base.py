@@ -1,0 +1,125 @@
+"""Train the feature net and the base inpainter; register the base as MLflow `champion`.
+
+Both are `dvc.yaml` stages (`train_featurenet`, `train_base`) that call the CLI, so `dvc repro`
+and `forgetflow train` run the same code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from components import data, evaluation, registry
+from components.device import pick_device, seed_everything
+from components.errors import CheckpointError
+from components.models import checkpoint, training
+from components.models.configs import FeatureNetConfig
+from components.models.featurenet import FeatureNet
+from components.models.mae import MaskedAutoencoder, masked_mse
+from components.models.masking import make_mask, random_training_mask
+from flows.params import Params, params_sha256
+from flows.workspace import Workspace
+
+log = logging.getLogger(__name__)
+FEATURENET = "featurenet.pt"
+BASE = "base.pt"
+
+
+def load_split(ws: Workspace, split: str) -> tuple[torch.Tensor, torch.Tensor, list[data.Sample]]:
+    """Images, labels and manifest rows of one split, after checking every file's sha256."""
+    samples = [s for s in data.read_manifest(ws.data_dir) if s.split == split]
+    data.verify_files(ws.data_dir, samples)
+    return data.load_images(ws.data_dir, samples), data.load_labels(samples), samples
+
+
+def train_featurenet(ws: Workspace, params: Params) -> dict[str, float]:
+    cfg = params.featurenet
+    x, y, _ = load_split(ws, "train")
+    x_test, y_test, _ = load_split(ws, "test")
+    device, generator = pick_device(), seed_everything(cfg.seed)
+    net = FeatureNet(FeatureNetConfig(num_classes=int(y.max()) + 1)).to(device)
+    net.train()
+    result = training.fit(list(net.parameters()), lambda b: torch.nn.functional.cross_entropy(net(b[0]), b[1]),
+                        lambda _: training.batches((x, y), cfg.batch_size, generator), cfg, device, desc="featurenet")
+    net.eval()
+    metrics = {"test_accuracy": evaluation.accuracy(evaluation.predict_batched(net, x_test, device=device), y_test),
+               "final_loss": result.epoch_losses[-1], "seconds": result.seconds}
+    checkpoint.save(net, ws.models_dir / FEATURENET)
+    _write_json(ws.metrics_dir / "featurenet.json", metrics)
+    return metrics
+
+
+def train_base(ws: Workspace, params: Params) -> registry.RegisteredVersion:
+    """Train the MAE on the train split, evaluate on test, register it, make it champion."""
+    featurenet_path = ws.models_dir / FEATURENET
+    if not featurenet_path.is_file():
+        raise CheckpointError(f"{featurenet_path} missing: run `forgetflow train-featurenet` (or `dvc repro`) first")
+    classifier = checkpoint.load(featurenet_path)
+    cfg = params.train
+    x, _, _ = load_split(ws, "train")
+    x_test, y_test, _ = load_split(ws, "test")
+    device, generator = pick_device(), seed_everything(cfg.seed)
+    model = MaskedAutoencoder(params.mae).to(device)
+    model.train()
+
+    def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        (images,) = batch
+        mask = random_training_mask(len(images), params.mae.image_size, params.mae.patch_size, generator).to(device)
+        return masked_mse(model(images, mask), images, mask)
+
+    result = training.fit(list(model.parameters()), loss_fn, lambda _: training.batches((x,), cfg.batch_size, generator),
+                        cfg, device, desc="mae")
+    masks = {"centre": ("centre", params.evaluate.centre_hole), "border": ("border", params.evaluate.border_width)}
+    metrics = evaluation.evaluate_inpainter(model, classifier, x_test, y_test, masks, device)
+    metrics.update(train_seconds=result.seconds, final_loss=result.epoch_losses[-1])
+    weights_sha = checkpoint.save(model, ws.models_dir / BASE)
+    metrics_file = _write_json(ws.metrics_dir / "base.json", metrics)
+    grid = save_base_grid(model, x_test, y_test, params, ws.reports_dir / "base_grid.png")
+    return _register_base(ws, params, result, metrics, [grid, metrics_file], weights_sha)
+
+
+def save_base_grid(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, params: Params, path: Path) -> Path:
+    """ground truth | centre-masked | inpainted | border-masked | outpainted, one row per class."""
+    rows = [int(torch.nonzero(y == label)[0]) for label in torch.unique(y)][: params.evaluate.grid_rows]
+    images = x[rows].cpu()
+    device = next(model.parameters()).device
+    columns = [images]
+    for kind, extent in (("centre", params.evaluate.centre_hole), ("border", params.evaluate.border_width)):
+        mask = make_mask(kind, images.shape[-1], extent, len(images))
+        columns += [images * (1 - mask), model.inpaint(images.to(device), mask.to(device)).cpu()]
+    return evaluation.save_grid(columns, path)
+
+
+def _register_base(ws: Workspace, params: Params, result: training.FitResult, metrics: dict[str, float],
+                   artifacts: list[Path], weights_sha: str) -> registry.RegisteredVersion:
+    client = registry.connect(ws.root, params.registry.experiment)
+    record = registry.TrainingRecord(
+        run_name="train_base",
+        checkpoint=ws.models_dir / BASE,
+        params={**_prefixed("mae", asdict(params.mae)), **_prefixed("train", asdict(params.train)),
+                **_prefixed("data", asdict(params.data)), "device": str(pick_device())},
+        metrics=metrics,
+        version_tags={"stage": "base", "data_dvc_md5": ws.data_version() or "none", "git_commit": ws.git_commit(),
+                      "params_sha256": params_sha256(ws.params_file), "weights_sha256": weights_sha,
+                      "featurenet_sha256": checkpoint.read_meta(ws.models_dir / FEATURENET)["weights_sha256"]},
+        epoch_losses=result.epoch_losses,
+        artifacts=artifacts,
+    )
+    version = registry.log_and_register(record, params.registry.model_name)
+    registry.move_alias(client, version.name, "champion", version.version, "base model trained by train_base")
+    log.info("registered %s v%d as champion", version.name, version.version)
+    return version
+
+
+def _prefixed(prefix: str, values: dict) -> dict:
+    return {f"{prefix}.{k}": v for k, v in values.items()}
+
+
+def _write_json(path: Path, values: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+    return path

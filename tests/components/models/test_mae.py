@@ -1,0 +1,52 @@
+import torch
+
+from components.models.configs import FitConfig, MAEConfig
+from components.models.mae import MaskedAutoencoder, masked_mse
+from components.models.masking import centre_mask
+from components.models.training import batches, fit
+
+
+def test_default_mae_has_about_one_million_parameters():
+    n = sum(p.numel() for p in MaskedAutoencoder(MAEConfig()).parameters())
+    assert 0.7e6 < n < 1.3e6
+
+
+def test_encode_and_decode_have_the_documented_shapes(tiny_mae, images):
+    mask = centre_mask(32, 16, len(images))
+    z = tiny_mae.encode(images, mask)
+    assert z.shape == (16, 64, 32)  # 8x8 patches of 4 px, embed_dim 32
+    out = tiny_mae.decode(z, mask)
+    assert out.shape == images.shape and 0 <= out.min() and out.max() <= 1
+
+
+def test_encoder_never_sees_hidden_pixels(tiny_mae, images):
+    mask = centre_mask(32, 16, len(images))
+    changed = images + mask * torch.rand_like(images)
+    assert torch.allclose(tiny_mae.encode(images, mask), tiny_mae.encode(changed, mask))
+
+
+def test_inpaint_keeps_visible_pixels(tiny_mae, images):
+    mask = centre_mask(32, 16, len(images))
+    out = tiny_mae.inpaint(images, mask)
+    assert torch.equal(out * (1 - mask), images * (1 - mask))
+
+
+def test_encoder_parameters_exclude_the_decoder(tiny_mae):
+    encoder_ids = {id(p) for p in tiny_mae.encoder_parameters()}
+    decoder = (tiny_mae.decoder_embed, tiny_mae.decoder, tiny_mae.decoder_norm, tiny_mae.head)
+    decoder_ids = {id(p) for m in decoder for p in m.parameters()} | {id(tiny_mae.hole_embed), id(tiny_mae.decoder_pos_embed)}
+    assert not encoder_ids & decoder_ids
+    assert encoder_ids | decoder_ids == {id(p) for p in tiny_mae.parameters()}
+
+
+def test_a_few_training_steps_lower_the_masked_loss(tiny_mae, images):
+    generator = torch.Generator().manual_seed(0)
+    mask = centre_mask(32, 16, len(images))
+
+    def loss_fn(batch):
+        return masked_mse(tiny_mae(batch[0], mask[: len(batch[0])]), batch[0], mask[: len(batch[0])])
+
+    before = masked_mse(tiny_mae(images, mask), images, mask).item()
+    fit(list(tiny_mae.parameters()), loss_fn, lambda _: batches((images,), 8, generator),
+        FitConfig(epochs=15, lr=3e-3), torch.device("cpu"))
+    assert masked_mse(tiny_mae(images, mask), images, mask).item() < 0.7 * before

@@ -1,0 +1,76 @@
+"""The CLI end to end on a tiny workspace, with the real git, DVC and MLflow."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from components import registry
+from flows.cli import app
+
+pytestmark = pytest.mark.integration
+runner = CliRunner()
+
+
+def forgetflow(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_help_answers_fast_without_importing_heavy_libraries(cli_env):
+    code = ("import sys, time; t = time.perf_counter(); from flows.cli import app; "
+            "print(time.perf_counter() - t, sorted(m for m in ('torch', 'mlflow', 'torchmetrics', 'great_expectations', 'prefect') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env, check=True).stdout.split(maxsplit=1)
+    assert out[1].strip() == "[]"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "flows.cli", "--help"], capture_output=True, env=cli_env, check=True)
+    assert time.perf_counter() - start < 2.0
+
+
+def test_commands_refuse_an_uninitialised_workspace_with_one_line(tmp_path):
+    result = runner.invoke(app, ["prepare", "-w", str(tmp_path)])
+    assert result.exit_code == 1 and "not an initialised forgetflow workspace" in result.output
+
+
+def test_prepare_reports_a_corrupt_source_and_writes_nothing(tiny_workspace, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b junk")
+    result = runner.invoke(app, ["prepare", "-w", str(tiny_workspace), "--source", str(bad)])
+    assert result.exit_code == 1 and "error:" in result.output
+    assert not (tiny_workspace / "data").exists() and not (tiny_workspace / "data.dvc").exists()
+
+
+def test_init_prepare_train_registers_a_champion_and_dvc_repro_is_then_a_no_op(tiny_workspace, cli_env):
+    ws = str(tiny_workspace)
+    assert "80 samples" in forgetflow("prepare", "-w", ws).output
+    assert "up to date" in forgetflow("prepare", "-w", ws).output
+    pointer = yaml.safe_load((tiny_workspace / "data.dvc").read_text())
+    assert pointer["outs"][0]["nfiles"] == 81  # 80 PNGs + manifest
+
+    repro = subprocess.run(["dvc", "repro"], cwd=ws, env=cli_env, capture_output=True, text=True)
+    assert repro.returncode == 0, repro.stdout + repro.stderr
+    metrics = json.loads((tiny_workspace / "metrics" / "base.json").read_text())
+    assert 0 < metrics["psnr_centre"] < 100 and 0 <= metrics["featurenet_accuracy_centre"] <= 1
+    assert (tiny_workspace / "reports" / "base_grid.png").is_file()
+
+    again = subprocess.run(["dvc", "repro"], cwd=ws, env=cli_env, capture_output=True, text=True)
+    assert "didn't change, skipping" in again.stdout and "Running stage" not in again.stdout
+
+    uri = registry.tracking_uri(tiny_workspace)
+    client = MlflowClient(uri, uri)  # explicit registry uri: an earlier test may have set the global one
+    champion = client.get_model_version_by_alias("forgetflow-mae", "champion")
+    assert len(client.search_model_versions("name='forgetflow-mae'")) == 1
+    assert champion.tags["data_dvc_md5"] == pointer["outs"][0]["md5"] and champion.tags["stage"] == "base"
+    assert len(champion.tags["git_commit"].split("+")[0]) == 40 and len(champion.tags["params_sha256"]) == 64
+    assert "champion" in forgetflow("status", "-w", ws).output
+
+
+def test_train_without_a_feature_net_says_what_to_run(tiny_workspace):
+    forgetflow("prepare", "-w", str(tiny_workspace))
+    result = runner.invoke(app, ["train", "-w", str(tiny_workspace)])
+    assert result.exit_code == 1 and "forgetflow train-featurenet" in result.output
