@@ -112,6 +112,159 @@ def demo(workspace: WorkspaceOpt = None) -> None:
     _print_summary(ws, params)
 
 
+LabelOpt = Annotated[Optional[str], typer.Option("--label", help="A whole class, by name or index.")]
+
+
+@command()
+def request(
+    workspace: WorkspaceOpt = None,
+    sample: Annotated[Optional[list[str]], typer.Option("--sample", help="Sample id (repeatable).")] = None,
+    samples_file: Annotated[Optional[Path], typer.Option(help="File with one sample id per line.")] = None,
+    subject: Annotated[Optional[list[str]], typer.Option("--subject", help="Data owner id: all their samples (repeatable).")] = None,
+    label: LabelOpt = None,
+    reason: Annotated[str, typer.Option(help="Why (kept in the ledger).")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """File a deletion request.  Example: forgetflow request --subject subj-000042 --reason "GDPR art. 17" """
+    from components import data, ledger as ledgers
+
+    ws = workspaces.resolve(workspace)
+    kind, selector = _selector(sample, samples_file, subject, label)
+    book = ledgers.Ledger(ws.ledger_path)
+    try:
+        result = ledgers.file_request(book, data.read_manifest(ws.data_dir), kind, selector, reason)
+    finally:
+        book.close()
+    r = result.request
+    if as_json:
+        console.print_json(json.dumps({"request_id": r.id, "created": result.created, "status": r.status,
+                                       "n_samples": len(r.sample_ids)}))
+    elif result.created:
+        console.print(f"filed [bold]{r.id}[/bold]: {r.kind} request for {len(r.sample_ids)} samples (pending)")
+    else:
+        console.print(f"already covered by [bold]{r.id}[/bold] ({r.status}); nothing new queued")
+
+
+def _selector(sample, samples_file, subject, label) -> tuple[str, list[str]]:
+    from components.ledger import IntakeError
+
+    ids = list(sample or [])
+    if samples_file is not None:
+        if not samples_file.is_file():
+            raise IntakeError(f"{samples_file}: file not found")
+        ids += [line.strip() for line in samples_file.read_text().splitlines() if line.strip()]
+    given = [(k, v) for k, v in (("sample", ids), ("subject", list(subject or [])), ("label", [label] if label else [])) if v]
+    if len(given) != 1:
+        raise IntakeError("give exactly one of --sample/--samples-file, --subject or --label")
+    return given[0]
+
+
+@command("requests")
+def list_requests(workspace: WorkspaceOpt = None,
+                  status: Annotated[Optional[str], typer.Option(help="pending|processing|done|rejected|failed")] = None,
+                  as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List deletion requests.  Example: forgetflow requests --status pending"""
+    from dataclasses import asdict
+
+    from components import ledger as ledgers
+
+    ws = workspaces.resolve(workspace)
+    book = ledgers.Ledger(ws.ledger_path)
+    try:
+        rows = book.requests(status)
+    finally:
+        book.close()
+    if as_json:
+        console.print_json(json.dumps([asdict(r) | {"sample_ids": len(r.sample_ids)} for r in rows]))
+        return
+    table = Table("id", "kind", "selector", "samples", "status", "batch", "model", "error")
+    for r in rows:
+        table.add_row(r.id, r.kind, ",".join(r.selector)[:40], str(len(r.sample_ids)), r.status, r.batch_id or "",
+                      f"v{r.model_version}" if r.model_version else "", (r.error or "")[:60])
+    console.print(table)
+
+
+@command()
+def run(workspace: WorkspaceOpt = None,
+        method: Annotated[Optional[str], typer.Option(help="encoder-noise | encoder-noise-proxy (default: params)")] = None,
+        max_requests: Annotated[Optional[int], typer.Option(help="Pending requests per batch (default: params).")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Run one deletion batch as a Prefect flow.  Example: forgetflow run --method encoder-noise"""
+    ws, params = _open(workspace)
+    outcome = _run_batch(ws, params, method, max_requests)
+    if as_json:
+        from flows.deletion_batch import outcome_json
+
+        console.print_json(outcome_json(outcome))
+    elif outcome.status == "idle":
+        console.print("no pending requests: nothing to do")
+    else:
+        colour = {"promoted": "green", "needs_review": "yellow"}.get(outcome.status, "red")
+        console.print(f"{outcome.batch_id}: [{colour}]{outcome.status}[/{colour}]"
+                      + (f", model v{outcome.model_version}" if outcome.model_version else "")
+                      + (f"; report {outcome.report}" if outcome.report else ""))
+    if outcome.status == "failed":
+        err_console.print(f"[red]error:[/red] {outcome.error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _run_batch(ws: workspaces.Workspace, params, method, max_requests):
+    if method is not None:
+        from components.unlearning.config import METHODS
+
+        if method not in METHODS:
+            raise ForgetflowError(f"unknown method {method!r}; expected one of {METHODS}")
+    workspaces.set_prefect_env(ws)
+    from flows.deletion_batch import run_batch
+
+    return run_batch(ws, params, method, max_requests)
+
+
+@command()
+def trace(ref: Annotated[str, typer.Argument(help="Version number or alias.")] = "champion",
+          workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Lineage: version -> parent -> ... -> base.  Example: forgetflow trace champion"""
+    from components import registry
+
+    ws, params = _open(workspace)
+    client = registry.connect(ws.root, params.registry.experiment)
+    chain = registry.trace(client, params.registry.model_name, ref)
+    keys = ("stage", "deletion_batch_id", "n_forget", "data_dvc_md5", "data_dvc_md5_after", "git_commit", "method", "gates_passed")
+    if as_json:
+        console.print_json(json.dumps([{"version": e.version, "aliases": e.aliases, "run_id": e.run_id,
+                                        **{k: e.tags.get(k) for k in keys + ("request_ids", "forget_set_sha256", "parent_version")}}
+                                       for e in chain]))
+        return
+    for e in chain:
+        aliases = f" [bold]\\[{', '.join(e.aliases)}][/bold]" if e.aliases else ""
+        console.print(f"v{e.version}{aliases}  " + "  ".join(f"{k}={e.tags[k]}" for k in keys if e.tags.get(k)),
+                      highlight=False, soft_wrap=True)
+
+
+@command()
+def promote(version: Annotated[str, typer.Argument(help="Version number or alias (e.g. challenger).")],
+            workspace: WorkspaceOpt = None,
+            force: Annotated[bool, typer.Option(help="Promote although a gate failed (needs --reason).")] = False,
+            reason: Annotated[str, typer.Option(help="Recorded on the version.")] = "") -> None:
+    """Make a version champion (recorded).  Example: forgetflow promote challenger --force --reason "reviewed grids" """
+    from flows.registry_ops import promote_version
+
+    ws, params = _open(workspace)
+    new, old = promote_version(ws, params, version, force, reason)
+    console.print(f"champion: v{old} -> v{new}" if old else f"champion: v{new}")
+
+
+@command()
+def rollback(workspace: WorkspaceOpt = None,
+             reason: Annotated[str, typer.Option(help="Recorded on the versions.")] = "") -> None:
+    """champion <- previous-champion (forgotten data stays forgotten).  Example: forgetflow rollback --reason "bad outputs" """
+    from flows.registry_ops import rollback as run_rollback
+
+    ws, params = _open(workspace)
+    demoted, restored = run_rollback(ws, params, reason)
+    console.print(f"champion: v{demoted} -> v{restored}")
+
+
 def _dvc(ws: workspaces.Workspace, *args: str) -> None:
     done = subprocess.run(["dvc", *args], cwd=ws.root, env=workspaces.tool_env(), check=False)
     if done.returncode != 0:
@@ -149,7 +302,7 @@ def _print_summary(ws: workspaces.Workspace, params) -> None:
         table.add_row("base test PSNR, centre hole", f"{metrics['psnr_centre']:.2f} dB")
         table.add_row("base test PSNR, border", f"{metrics['psnr_border']:.2f} dB")
         table.add_row("feature-net accuracy (GT / inpainted)",
-                      f"{metrics['featurenet_accuracy_ground_truth']:.3f} / {metrics['featurenet_accuracy_centre']:.3f}")
+                      f"{metrics['featurenet_accuracy_ground_truth']:.3f} / {metrics['accuracy_centre']:.3f}")
     grid = ws.reports_dir / "base_grid.png"
     if grid.is_file():
         table.add_row("image grid", str(grid))

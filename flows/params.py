@@ -14,7 +14,9 @@ import yaml
 
 from components.data.materialise import DataConfig
 from components.errors import WorkspaceError
+from components.evaluation.gates import GateConfig
 from components.models.configs import FitConfig, MAEConfig
+from components.unlearning.config import UnlearnConfig
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,17 @@ class EvaluateConfig:
     centre_hole: int = 16
     border_width: int = 8
     grid_rows: int = 10
+    min_fid_samples: int = 50
+
+    def masks(self) -> dict[str, tuple[str, int]]:
+        return {"centre": ("centre", self.centre_hole), "border": ("border", self.border_width)}
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    max_requests: int = 100
+    max_forget_fraction: float = 0.2  # validation stops a batch that would forget more of the train split
+    max_attempts: int = 3             # a request that fails this many batches becomes `failed`
 
 
 @dataclass(frozen=True)
@@ -38,10 +51,14 @@ class Params:
     train: FitConfig
     evaluate: EvaluateConfig
     registry: RegistryConfig
+    unlearn: UnlearnConfig
+    gates: GateConfig
+    batch: BatchConfig
 
 
 _SECTIONS = {"data": DataConfig, "featurenet": FitConfig, "mae": MAEConfig, "train": FitConfig,
-             "evaluate": EvaluateConfig, "registry": RegistryConfig}
+             "evaluate": EvaluateConfig, "registry": RegistryConfig, "unlearn": UnlearnConfig, "gates": GateConfig,
+             "batch": BatchConfig}
 
 
 def load_params(path: Path) -> Params:

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from components import data
+from flows.data_commit import read_forgotten
 from flows.params import Params
 from flows.workspace import Workspace
 
@@ -24,15 +25,17 @@ def data_stamp(params: Params, source: Path | None) -> dict:
     return {**asdict(params.data), "source": str(source) if source else "debian:dataset-fashion-mnist"}
 
 
-def prepare(ws: Workspace, params: Params, source: Path | None = None, force: bool = False,
-            exclude: frozenset[str] = frozenset()) -> PrepareResult:
-    """Materialise data/ unless it already matches both data.dvc and the current data params."""
+def prepare(ws: Workspace, params: Params, source: Path | None = None, force: bool = False) -> PrepareResult:
+    """Materialise data/ unless it already matches both data.dvc and the current data params.
+
+    Samples listed in forgotten.csv (the committed tombstones) are never materialised again.
+    """
     source = source or (Path(params.data.source) if params.data.source else None)
     stamp = data_stamp(params, source)
     if not force and _up_to_date(ws, stamp):
         return PrepareResult(ws.data_version(), len(data.read_manifest(ws.data_dir)), skipped=True)
     raw = data.load_source(source)
-    result = data.materialise(raw, params.data, ws.data_dir, exclude=exclude)
+    result = data.materialise(raw, params.data, ws.data_dir, exclude=frozenset(read_forgotten(ws.forgotten_file)))
     data.verify_files(ws.data_dir, data.read_manifest(ws.data_dir))
     _dvc_add(ws, stamp)
     return PrepareResult(ws.data_version(), result.n_samples, skipped=False)

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import torch
 
-from components import data, evaluation, registry
+from components import data, registry
 from components.device import pick_device, seed_everything
 from components.errors import CheckpointError
+from components.evaluation import forgetting, grids
+from components.evaluation.metrics import accuracy, predict_batched
 from components.models import checkpoint, training
 from components.models.configs import FeatureNetConfig
 from components.models.featurenet import FeatureNet
@@ -46,7 +48,7 @@ def train_featurenet(ws: Workspace, params: Params) -> dict[str, float]:
     result = training.fit(list(net.parameters()), lambda b: torch.nn.functional.cross_entropy(net(b[0]), b[1]),
                         lambda _: training.batches((x, y), cfg.batch_size, generator), cfg, device, desc="featurenet")
     net.eval()
-    metrics = {"test_accuracy": evaluation.accuracy(evaluation.predict_batched(net, x_test, device=device), y_test),
+    metrics = {"test_accuracy": accuracy(predict_batched(net, x_test, device=device), y_test),
                "final_loss": result.epoch_losses[-1], "seconds": result.seconds}
     checkpoint.save(net, ws.models_dir / FEATURENET)
     _write_json(ws.metrics_dir / "featurenet.json", metrics)
@@ -73,9 +75,9 @@ def train_base(ws: Workspace, params: Params) -> registry.RegisteredVersion:
 
     result = training.fit(list(model.parameters()), loss_fn, lambda _: training.batches((x,), cfg.batch_size, generator),
                         cfg, device, desc="mae")
-    masks = {"centre": ("centre", params.evaluate.centre_hole), "border": ("border", params.evaluate.border_width)}
-    metrics = evaluation.evaluate_inpainter(model, classifier, x_test, y_test, masks, device)
-    metrics.update(train_seconds=result.seconds, final_loss=result.epoch_losses[-1])
+    metrics = forgetting.evaluate_set(model, classifier, x_test, y_test, params.evaluate.masks(), device)
+    metrics.update(train_seconds=result.seconds, final_loss=result.epoch_losses[-1],
+                   featurenet_accuracy_ground_truth=accuracy(predict_batched(classifier, x_test, device=device), y_test))
     weights_sha = checkpoint.save(model, ws.models_dir / BASE)
     metrics_file = _write_json(ws.metrics_dir / "base.json", metrics)
     grid = save_base_grid(model, x_test, y_test, params, ws.reports_dir / "base_grid.png")
@@ -91,7 +93,7 @@ def save_base_grid(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, par
     for kind, extent in (("centre", params.evaluate.centre_hole), ("border", params.evaluate.border_width)):
         mask = make_mask(kind, images.shape[-1], extent, len(images))
         columns += [images * (1 - mask), model.inpaint(images.to(device), mask.to(device)).cpu()]
-    return evaluation.save_grid(columns, path)
+    return grids.save_grid(columns, path)
 
 
 def _register_base(ws: Workspace, params: Params, result: training.FitResult, metrics: dict[str, float],

@@ -26,10 +26,10 @@ OFFLINE_ENV = {
 GITIGNORE = """\
 # generated state: DVC, MLflow and Prefect own it, not git
 /data
-/models
 /mlruns/mlflow.db
 /mlruns/artifacts
 /.prefect
+/.forgetflow
 /reports
 /.data-*
 /.venv
@@ -67,6 +67,23 @@ class Workspace:
     def reports_dir(self) -> Path:
         return self.root / "reports"
 
+    @property
+    def state_dir(self) -> Path:
+        """Local, git-ignored state: the ledger, the batch lock, per-batch scratch directories."""
+        return self.root / ".forgetflow"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.state_dir / "ledger.db"
+
+    @property
+    def forgotten_file(self) -> Path:
+        """Committed export of the tombstones, so `prepare` never brings a forgotten sample back."""
+        return self.root / "forgotten.csv"
+
+    def batch_dir(self, batch_id: str) -> Path:
+        return self.state_dir / "batches" / batch_id
+
     def data_version(self) -> str | None:
         """The md5 `dvc add data` recorded in data.dvc (None before the first `prepare`)."""
         if not self.data_dvc.is_file():
@@ -85,6 +102,13 @@ class Workspace:
 def set_offline_env() -> None:
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
+
+
+def set_prefect_env(ws: Workspace) -> None:
+    """Before Prefect is imported: its home (database, logs) inside the workspace; component logs
+    in run logs. An explicit PREFECT_HOME or PREFECT_API_URL (a real server) wins."""
+    os.environ.setdefault("PREFECT_HOME", str(ws.root / ".prefect"))
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "components")
 
 
 def resolve(path: Path | None) -> Workspace:
@@ -144,11 +168,12 @@ def dvc_yaml(code_deps: bool) -> str:
     return yaml.safe_dump({"stages": stages}, sort_keys=False)
 
 
-def commit(root: Path, message: str, tag: str | None = None) -> str | None:
-    """Commit what is staged, with a fallback identity so CI and fresh machines work."""
+def commit(root: Path, message: str, tag: str | None = None, paths: list[str] | None = None) -> str | None:
+    """Commit what is staged (only `paths` if given), with a fallback identity so CI and fresh machines work."""
     ident = ["-c", "user.name=forgetflow", "-c", "user.email=forgetflow@localhost"]
     has_ident = _git(root, "config", "user.email")
-    if _git(root, *([] if has_ident else ident), "commit", "-q", "-m", message) is None:
+    only = ["--", *paths] if paths else []
+    if _git(root, *([] if has_ident else ident), "commit", "-q", "-m", message, *only) is None:
         return None
     if tag:
         _git(root, *([] if has_ident else ident), "tag", "-a", tag, "-m", message)

@@ -1,11 +1,16 @@
 """The only place that talks to MLflow: store location, runs, versions, aliases, lineage."""
 
+from components.registry.lineage import (
+    CHALLENGER, CHAMPION, PREVIOUS, LineageEntry, aliases, delete_version, promote, restore_aliases, rollback,
+    set_challenger, trace, version_for_batch,
+)
 from components.registry.models import (
     RegisteredVersion, TrainingRecord, load_inpainter, log_and_register, model_uri, move_alias, resolve_version,
 )
 from components.registry.store import connect, tracking_uri
 
 __all__ = [
-    "RegisteredVersion", "TrainingRecord", "connect", "load_inpainter", "log_and_register", "model_uri",
-    "move_alias", "resolve_version", "tracking_uri",
+    "CHALLENGER", "CHAMPION", "PREVIOUS", "LineageEntry", "RegisteredVersion", "TrainingRecord", "aliases", "connect",
+    "delete_version", "load_inpainter", "log_and_register", "model_uri", "move_alias", "promote", "resolve_version",
+    "restore_aliases", "rollback", "set_challenger", "trace", "tracking_uri", "version_for_batch",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,6 +21,9 @@ from components.errors import RegistryError
 
 _PYFUNC_FILE = Path(__file__).with_name("pyfunc_model.py")
 _PIP_REQUIREMENTS = ["torch", "numpy", "mlflow"]
+# Our pyfunc has an explicit signature with params; MLflow's hints about type hints and input
+# examples do not apply and would only bury the output a person reads.
+_MLFLOW_NOISE = r".*(type hints to the `predict` method|input example was not provided).*"
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,8 @@ def _log_inpainter(checkpoint: Path):
 
     example = np.zeros((1, 1, 32, 32), dtype=np.float32)
     signature = infer_signature(example, example, params={"mask": "centre", "extent": 16})
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_MLFLOW_NOISE)
         code = Path(tmp) / "components"
         shutil.copytree(Path(components.__file__).parent, code, ignore=shutil.ignore_patterns("__pycache__"))
         return mlflow.pyfunc.log_model(
@@ -101,6 +106,8 @@ def model_uri(name: str, ref: str) -> str:
 def load_inpainter(name: str, ref: str = "champion"):
     """The nn.Module behind a registered version (via the pyfunc loader, weights_only=True)."""
     try:
-        return mlflow.pyfunc.load_model(model_uri(name, ref)).unwrap_python_model().model
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_MLFLOW_NOISE)
+            return mlflow.pyfunc.load_model(model_uri(name, ref)).unwrap_python_model().model
     except MlflowException as exc:
         raise RegistryError(f"cannot load {model_uri(name, ref)}: {exc.message}") from exc

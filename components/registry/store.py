@@ -13,7 +13,7 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 
-OFFLINE_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true"}
+OFFLINE_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 
 
 def tracking_uri(workspace: Path) -> str:

@@ -55,7 +55,7 @@ def test_init_prepare_train_registers_a_champion_and_dvc_repro_is_then_a_no_op(t
     repro = subprocess.run(["dvc", "repro"], cwd=ws, env=cli_env, capture_output=True, text=True)
     assert repro.returncode == 0, repro.stdout + repro.stderr
     metrics = json.loads((tiny_workspace / "metrics" / "base.json").read_text())
-    assert 0 < metrics["psnr_centre"] < 100 and 0 <= metrics["featurenet_accuracy_centre"] <= 1
+    assert 0 < metrics["psnr_centre"] < 100 and 0 <= metrics["accuracy_centre"] <= 1
     assert (tiny_workspace / "reports" / "base_grid.png").is_file()
 
     again = subprocess.run(["dvc", "repro"], cwd=ws, env=cli_env, capture_output=True, text=True)

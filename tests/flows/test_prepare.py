@@ -43,5 +43,5 @@ def test_workspace_init_is_idempotent_and_keeps_generated_state_out_of_git(tmp_p
     workspace.init(root)
     workspace.init(root)
     ignored = (root / ".gitignore").read_text().split()
-    assert {"/data", "/models", "/mlruns/mlflow.db", "/mlruns/artifacts", "/.prefect"} <= set(ignored)
+    assert {"/data", "/.forgetflow", "/mlruns/mlflow.db", "/mlruns/artifacts", "/.prefect"} <= set(ignored)
     assert (root / "mlruns" / ".gitkeep").is_file() and (root / ".dvc").is_dir()

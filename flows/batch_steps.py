@@ -1,0 +1,294 @@
+"""What each step of a deletion batch does, as plain functions of (workspace, params, batch id).
+
+The Prefect tasks in `deletion_batch.py` are one-line wrappers around these, so the logic can be
+read and tested without an orchestrator. Every step leaves its outputs in the batch's scratch
+directory and records its progress (and wall time) in the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pandas as pd
+
+from components import data, ledger as ledgers, registry, validation
+from components.data.forget_set import ForgetSet, list_sha256, split_for_batch
+from components.errors import CheckpointError, DataValidationError, RegistryError
+from flows import data_commit
+from flows.params import Params
+from flows.workspace import Workspace
+
+LISTS = tuple(ForgetSet.__dataclass_fields__)
+
+
+@contextmanager
+def _step(ws: Workspace, batch_id: str, name: str):
+    """Open the ledger for a step and record the step's wall time when it completes."""
+    ledger = ledgers.Ledger(ws.ledger_path)
+    start = time.perf_counter()
+    try:
+        yield ledger
+        details = ledger.batch(batch_id).details
+        details.setdefault("timings", {})[name] = round(time.perf_counter() - start, 2)
+        ledger.update_batch(batch_id, step=name, details=details)
+    finally:
+        ledger.close()
+
+
+def read_lists(ws: Workspace, batch_id: str) -> dict[str, list[str]]:
+    scratch = ws.batch_dir(batch_id)
+    return {name: (scratch / f"{name}.txt").read_text().split() for name in LISTS}
+
+
+def _samples(ws: Workspace, ids: list[str]) -> list[data.Sample]:
+    by_id = {s.sample_id: s for s in data.read_manifest(ws.data_dir)}
+    return [by_id[i] for i in ids]
+
+
+def _champion(client, params: Params) -> int:
+    try:
+        return registry.resolve_version(client, params.registry.model_name, registry.CHAMPION)
+    except RegistryError as exc:
+        raise RegistryError("no champion model to unlearn from: run `forgetflow demo` or `dvc repro` first") from exc
+
+
+def extract(ws: Workspace, params: Params, batch_id: str) -> Path:
+    """Resolve the batch's requests against the manifest into id lists, with their sha256."""
+    with _step(ws, batch_id, "extract") as ledger:
+        batch = ledger.batch(batch_id)
+        requests = [ledger.request(r) for r in batch.request_ids]
+        samples = data.read_manifest(ws.data_dir)
+        requested = {i for r in requests for i in r.sample_ids}
+        by_label = {i for r in requests if r.kind == "label" for i in r.sample_ids}
+        labels = {s.label for s in samples if s.sample_id in by_label}
+        client = registry.connect(ws.root, params.registry.experiment)
+        parent = batch.parent_version or _champion(client, params)  # a resumed batch keeps its parent
+        parent_tags = client.get_model_version(params.registry.model_name, str(parent)).tags
+        forget_set = split_for_batch(samples, requested, labels, params.unlearn.retain_samples, params.unlearn.seed)
+        scratch = ws.batch_dir(batch_id)
+        scratch.mkdir(parents=True, exist_ok=True)
+        for name, ids in forget_set.lists().items():
+            (scratch / f"{name}.txt").write_text("".join(f"{i}\n" for i in ids))
+        summary = {
+            "lists": {name: {"n": len(ids), "sha256": list_sha256(ids)} for name, ids in forget_set.lists().items()},
+            "labels": sorted(labels), "parent_version": parent, "data_dvc_md5": ws.data_version(),
+            "parent_data_dvc_md5": parent_tags.get("data_dvc_md5"),
+        }
+        (scratch / "extract.json").write_text(json.dumps(summary, indent=2) + "\n")
+        ledger.update_batch(batch_id, parent_version=parent, data_md5_before=ws.data_version())
+    return scratch / "extract.json"
+
+
+def validate(ws: Workspace, params: Params, batch_id: str) -> tuple[Path, validation.ValidationReport]:
+    """Great Expectations on the manifest, the batch's ids and files, and the image tensors."""
+    with _step(ws, batch_id, "validate"):
+        lists = read_lists(ws, batch_id)
+        manifest = data.read_manifest(ws.data_dir)
+        by_id = {s.sample_id: s for s in manifest}
+        n_classes = max(s.label for s in manifest) + 1
+        roles = [(i, "forget") for i in lists["removed"]] + [(i, "retain") for i in lists["retain"]]
+        batch_rows = [_file_row(ws, by_id.get(i), i, role) for i, role in roles]
+        train = [s for s in manifest if s.split == "train"]
+        removed = set(lists["removed"])
+        tensor_rows = [_tensor_row(ws, by_id[i]) for i, _ in roles if i in by_id]
+        manifest_rows = [asdict(s) | _file_row(ws, s, s.sample_id, "manifest") for s in manifest]
+        report = validation.run_suites({
+            "manifest": (pd.DataFrame(manifest_rows), validation.manifest_expectations(n_classes)),
+            "batch": (pd.DataFrame(batch_rows), validation.batch_expectations(n_classes)),
+            "forget_fraction": (pd.DataFrame({"is_forget": [int(s.sample_id in removed) for s in train]}),
+                                validation.fraction_expectations(params.batch.max_forget_fraction)),
+            "tensors": (pd.DataFrame(tensor_rows or [{"shape": "none", "finite": False, "min": 0.0, "max": 0.0}]),
+                        validation.tensor_expectations(1, data.MODEL_IMAGE_SIZE)),
+        })
+        path = ws.batch_dir(batch_id) / "validation.json"
+        path.write_text(json.dumps(asdict(report), indent=2, default=str) + "\n")
+    return path, report
+
+
+def _file_row(ws: Workspace, sample: data.Sample | None, sample_id: str, role: str) -> dict:
+    path = ws.data_dir / sample.relpath if sample else None
+    exists = bool(path and path.is_file())
+    return {"sample_id": sample_id, "role": role, "in_manifest": sample is not None, "file_exists": exists,
+            "sha256_ok": exists and data.sha256_file(path) == sample.sha256, "label": sample.label if sample else -1}
+
+
+def _tensor_row(ws: Workspace, sample: data.Sample) -> dict:
+    try:
+        x = data.load_images(ws.data_dir, [sample])[0]
+    except DataValidationError:
+        return {"sample_id": sample.sample_id, "shape": "unreadable", "finite": False, "min": 0.0, "max": 0.0}
+    return {"sample_id": sample.sample_id, "shape": "x".join(map(str, x.shape)), "finite": bool(x.isfinite().all()),
+            "min": float(x.min()), "max": float(x.max())}
+
+
+def unlearn(ws: Workspace, params: Params, batch_id: str) -> Path:
+    """Run the batch's method on the parent model; save a content-hashed checkpoint under models/unlearned/."""
+    from components.device import pick_device
+    from components.models import checkpoint
+    from components.unlearning import encoder_noise
+
+    with _step(ws, batch_id, "unlearn") as ledger:
+        batch = ledger.batch(batch_id)
+        cfg = replace(params.unlearn, method=batch.method)
+        lists = read_lists(ws, batch_id)
+        registry.connect(ws.root, params.registry.experiment)
+        model = registry.load_inpainter(params.registry.model_name, str(batch.parent_version))
+        retain_ids = lists["proxy"] if cfg.method == "encoder-noise-proxy" else lists["retain"]
+        forget = data.load_images(ws.data_dir, _samples(ws, lists["forget"]))
+        retain = data.load_images(ws.data_dir, _samples(ws, retain_ids))
+        result = encoder_noise.unlearn(model, forget, retain, cfg, pick_device())
+        scratch_ckpt = ws.batch_dir(batch_id) / "model.pt"
+        digest = checkpoint.save(model, scratch_ckpt, extra={"deletion_batch_id": batch_id, "method": cfg.method})
+        target = ws.root / data_commit.UNLEARNED_DIR / f"{digest[:16]}.pt"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(scratch_ckpt, target)
+        shutil.copy2(scratch_ckpt.with_suffix(".json"), target.with_suffix(".json"))
+        details = ledger.batch(batch_id).details
+        details["unlearn"] = {"epoch_losses": list(result.fit.epoch_losses), "steps": result.fit.steps,
+                              "n_forget": result.n_forget, "n_retain": result.n_retain, "weights_sha256": digest}
+        ledger.update_batch(batch_id, details=details)
+    return target
+
+
+def evaluate(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path) -> Path:
+    """Parent vs unlearned on held-out forget and retain images; gates; a retain-only image grid."""
+    from components.device import pick_device
+    from components.evaluation import forgetting, gates
+    from components.models import checkpoint
+
+    with _step(ws, batch_id, "evaluate") as ledger:
+        batch = ledger.batch(batch_id)
+        featurenet_path = ws.models_dir / "featurenet.pt"
+        if not featurenet_path.is_file():
+            raise CheckpointError(f"{featurenet_path} missing: run `dvc repro` (stage train_featurenet)")
+        featurenet = checkpoint.load(featurenet_path)
+        registry.connect(ws.root, params.registry.experiment)
+        original = registry.load_inpainter(params.registry.model_name, str(batch.parent_version))
+        unlearned = checkpoint.load(checkpoint_path)
+        device, lists, masks = pick_device(), read_lists(ws, batch_id), params.evaluate.masks()
+        results: dict = {}
+        for name in ("forget", "retain"):
+            samples = _samples(ws, lists[f"eval_{name}"])
+            x, y = data.load_images(ws.data_dir, samples), data.load_labels(samples)
+            results[name] = {label: forgetting.evaluate_set(model, featurenet, x, y, masks, device, params.evaluate.min_fid_samples)
+                             for label, model in (("original", original), ("unlearned", unlearned))}
+        checks = gates.check_gates(params.gates, results["forget"]["original"], results["forget"]["unlearned"],
+                                   results["retain"]["original"], results["retain"]["unlearned"])
+        grid_ids = lists["eval_retain"][:: max(1, len(lists["eval_retain"]) // params.evaluate.grid_rows)][: params.evaluate.grid_rows]
+        forgetting.save_retain_grid(original, unlearned, data.load_images(ws.data_dir, _samples(ws, grid_ids)),
+                                    masks["centre"], ws.batch_dir(batch_id) / "retain_grid.png", device)
+        out = {**results, "gates": [asdict(c) for c in checks], "gates_passed": all(c.passed for c in checks)}
+        path = ws.batch_dir(batch_id) / "evaluation.json"
+        path.write_text(json.dumps(out, indent=2) + "\n")
+    return path
+
+
+def register(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path, evaluation_path: Path) -> int:
+    """Log the run and register a version with lineage tags; a rerun finds and reuses its version."""
+    with _step(ws, batch_id, "register") as ledger:
+        batch = ledger.batch(batch_id)
+        client = registry.connect(ws.root, params.registry.experiment)
+        name = params.registry.model_name
+        existing = registry.version_for_batch(client, name, batch_id)
+        if existing is not None:
+            ledger.update_batch(batch_id, model_version=existing)
+            return existing
+        evaluation = json.loads(evaluation_path.read_text())
+        extracted = json.loads((ws.batch_dir(batch_id) / "extract.json").read_text())
+        metrics = {f"{s}.{m}.{k}": v for s in ("forget", "retain") for m in ("original", "unlearned")
+                   for k, v in evaluation[s][m].items()}
+        scratch = ws.batch_dir(batch_id)
+        record = registry.TrainingRecord(
+            run_name=batch_id,
+            checkpoint=checkpoint_path,
+            params={**asdict(replace(params.unlearn, method=batch.method)), **_prefixed("gates", asdict(params.gates))},
+            metrics=metrics,
+            version_tags={
+                "stage": "unlearned", "parent_version": str(batch.parent_version), "deletion_batch_id": batch_id,
+                "request_ids": ",".join(batch.request_ids), "n_forget": str(extracted["lists"]["removed"]["n"]),
+                "forget_set_sha256": extracted["lists"]["removed"]["sha256"], "data_dvc_md5": batch.data_md5_before or "none",
+                "data_dvc_md5_before": batch.data_md5_before or "none", "git_commit": ws.git_commit(),
+                "method": batch.method, "gates_passed": str(evaluation["gates_passed"]).lower(),
+                "gates": "; ".join(g["detail"] for g in evaluation["gates"]),
+                "weights_sha256": batch.details["unlearn"]["weights_sha256"],
+            },
+            epoch_losses=batch.details["unlearn"]["epoch_losses"],
+            artifacts=[evaluation_path, scratch / "validation.json", scratch / "extract.json", scratch / "retain_grid.png"],
+        )
+        version = registry.log_and_register(record, name).version
+        ledger.update_batch(batch_id, model_version=version)
+    return version
+
+
+def promote(ws: Workspace, params: Params, batch_id: str, version: int, evaluation_path: Path) -> bool:
+    """Gates passed: champion -> new version (old one -> previous-champion). Else challenger only."""
+    with _step(ws, batch_id, "promote"):
+        client = registry.connect(ws.root, params.registry.experiment)
+        evaluation = json.loads(evaluation_path.read_text())
+        gate_text = "; ".join(g["detail"] for g in evaluation["gates"])
+        if evaluation["gates_passed"]:
+            registry.promote(client, params.registry.model_name, version, f"{batch_id}: all gates passed ({gate_text})")
+        else:
+            registry.set_challenger(client, params.registry.model_name, version, f"{batch_id}: gate failed ({gate_text})")
+    return bool(evaluation["gates_passed"])
+
+
+def commit_data(ws: Workspace, params: Params, batch_id: str, version: int) -> str:
+    """Forgotten samples leave data/ (new DVC version, git commit + tag); requests become done."""
+    with _step(ws, batch_id, "commit_data") as ledger:
+        batch = ledger.batch(batch_id)
+        tombstones = [(i, r) for r in batch.request_ids for i in ledger.request(r).sample_ids]
+        md5 = data_commit.commit_data(ws, batch_id, read_lists(ws, batch_id)["removed"], tombstones,
+                                      f"forgetflow: {batch_id} forgets {len(tombstones)} samples -> model v{version}")
+        client = registry.connect(ws.root, params.registry.experiment)
+        client.set_model_version_tag(params.registry.model_name, str(version), "data_dvc_md5_after", md5)
+        ledger.update_batch(batch_id, data_md5_after=md5)
+    return md5
+
+
+def finish(ws: Workspace, batch_id: str, promoted: bool, version: int | None) -> None:
+    """The commit point of a batch: the ledger says finished, then the undo journal goes."""
+    ledger = ledgers.Ledger(ws.ledger_path)
+    try:
+        ledger.finish_batch(batch_id, "promoted" if promoted else "needs_review", version)
+    finally:
+        ledger.close()
+    data_commit.finalize(ws, batch_id)
+
+
+def roll_back(ws: Workspace, params: Params, batch: ledgers.Batch) -> None:
+    """Undo every side effect of a failed batch: aliases, the half-registered version, data/."""
+    client = registry.connect(ws.root, params.registry.experiment)
+    name = params.registry.model_name
+    registry.restore_aliases(client, name, batch.details.get("aliases_before", {}))
+    version = registry.version_for_batch(client, name, batch.id)
+    if version is not None:
+        registry.delete_version(client, name, version)
+    data_commit.undo(ws, batch.id)
+
+
+def write_report(ws: Workspace, params: Params, batch_id: str) -> Path:
+    """reports/<batch>.md: what was asked, what was done, how long it took, what it measured."""
+    from flows.report import render_batch
+
+    ledger = ledgers.Ledger(ws.ledger_path)
+    try:
+        batch = ledger.batch(batch_id)
+        requests = [ledger.request(r) for r in batch.request_ids]
+    finally:
+        ledger.close()
+    scratch = ws.batch_dir(batch_id)
+    evaluation = json.loads((scratch / "evaluation.json").read_text()) if (scratch / "evaluation.json").is_file() else None
+    path = ws.reports_dir / f"{batch_id}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_batch(batch, requests, evaluation, scratch / "retain_grid.png", params.registry.model_name))
+    return path
+
+
+def _prefixed(prefix: str, values: dict) -> dict:
+    return {f"{prefix}.{k}": v for k, v in values.items()}
