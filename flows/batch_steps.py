@@ -130,7 +130,7 @@ def unlearn(ws: Workspace, params: Params, batch_id: str) -> Path:
     """Run the batch's method on the parent model; save a content-hashed checkpoint under models/unlearned/."""
     from components.device import pick_device
     from components.models import checkpoint
-    from components.unlearning import encoder_noise
+    from components.unlearning.methods import unlearn as run_method
 
     with _step(ws, batch_id, "unlearn") as ledger:
         batch = ledger.batch(batch_id)
@@ -138,10 +138,9 @@ def unlearn(ws: Workspace, params: Params, batch_id: str) -> Path:
         lists = read_lists(ws, batch_id)
         registry.connect(ws.root, params.registry.experiment)
         model = registry.load_inpainter(params.registry.model_name, str(batch.parent_version))
-        retain_ids = lists["proxy"] if cfg.method == "encoder-noise-proxy" else lists["retain"]
         forget = data.load_images(ws.data_dir, _samples(ws, lists["forget"]))
-        retain = data.load_images(ws.data_dir, _samples(ws, retain_ids))
-        result = encoder_noise.unlearn(model, forget, retain, cfg, pick_device())
+        retain = data.load_images(ws.data_dir, _samples(ws, _retain_ids(ws, cfg.method, lists)))
+        result = run_method(model, forget, retain, cfg, pick_device())
         scratch_ckpt = ws.batch_dir(batch_id) / "model.pt"
         digest = checkpoint.save(model, scratch_ckpt, extra={"deletion_batch_id": batch_id, "method": cfg.method})
         target = ws.root / data_commit.UNLEARNED_DIR / f"{digest[:16]}.pt"
@@ -153,6 +152,16 @@ def unlearn(ws: Workspace, params: Params, batch_id: str) -> Path:
                               "n_forget": result.n_forget, "n_retain": result.n_retain, "weights_sha256": digest}
         ledger.update_batch(batch_id, details=details)
     return target
+
+
+def _retain_ids(ws: Workspace, method: str, lists: dict[str, list[str]]) -> list[str]:
+    """Proxy images for the retain-free variant; the whole retained training split for the oracle."""
+    if method == "encoder-noise-proxy":
+        return lists["proxy"]
+    if method == "retrain":
+        gone = set(lists["removed"])
+        return [s.sample_id for s in data.read_manifest(ws.data_dir) if s.split == "train" and s.sample_id not in gone]
+    return lists["retain"]
 
 
 def evaluate(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path) -> Path:

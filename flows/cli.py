@@ -76,12 +76,15 @@ def train_featurenet(workspace: WorkspaceOpt = None) -> None:
 
 
 @command()
-def train(workspace: WorkspaceOpt = None) -> None:
-    """Train the base inpainter, register it in MLflow, alias it champion (dvc stage train_base).  Example: forgetflow train"""
+def train(workspace: WorkspaceOpt = None,
+          family: Annotated[str, typer.Option(help="mae (stage train_base) or conv-ae (stage train_conv_ae).")] = "mae") -> None:
+    """Train a base inpainter, register it in MLflow, alias it champion.  Example: forgetflow train --family mae"""
     from flows import train_base
 
+    if family not in train_base.FAMILIES:
+        raise ForgetflowError(f"unknown family {family!r}; expected one of {sorted(train_base.FAMILIES)}")
     ws, params = _open(workspace)
-    version = train_base.train_base(ws, params)
+    version = train_base.train_base(ws, params, family)
     console.print(f"registered [bold]{version.name}[/bold] v{version.version} as champion (run {version.run_id})")
 
 
@@ -94,7 +97,7 @@ def status(workspace: WorkspaceOpt = None) -> None:
 
 @command()
 def demo(workspace: WorkspaceOpt = None) -> None:
-    """prepare -> train (skipping what is up to date) -> summary.  Example: forgetflow demo"""
+    """prepare -> train -> request -> deletion batch -> trace (skips what is done).  Example: forgetflow demo"""
     from flows.prepare import prepare as run_prepare
 
     ws, params = _open(workspace)
@@ -103,13 +106,58 @@ def demo(workspace: WorkspaceOpt = None) -> None:
     console.print(f"data/ {'up to date' if result.skipped else 'materialised'}: {result.n_samples} samples, md5 {result.data_md5}")
     console.rule("[bold]2. train base model")
     if _champion(ws, params) is None:
-        _dvc(ws, "repro")
+        _dvc(ws, "repro", "train_base")
         if _champion(ws, params) is None:  # outputs were up to date but the registry is new
             _dvc(ws, "repro", "--force", "train_base")
     else:
         console.print("a champion is registered already; skipping (run `dvc repro` to retrain on changed params)")
-    console.rule("[bold]3. summary")
+    console.rule("[bold]3. base model")
     _print_summary(ws, params)
+    console.rule("[bold]4. deletion requests")
+    _file_demo_requests(ws)
+    console.rule("[bold]5. deletion batch (Prefect flow: extract -> validate -> unlearn -> evaluate -> register -> promote -> commit data)")
+    outcome = _run_batch(ws, params, None, None)
+    if outcome.report and outcome.report.is_file():
+        from rich.markdown import Markdown
+
+        console.print(Markdown(outcome.report.read_text()))
+    elif outcome.status == "idle":
+        console.print("no pending requests (the demo's batch already ran: see reports/ and `forgetflow requests`)")
+    if outcome.status == "failed":
+        raise ForgetflowError(f"the demo batch failed: {outcome.error}")
+    console.rule("[bold]6. lineage (forgetflow trace)")
+    trace("champion", ws.root, as_json=False)
+    console.print(f"next: forgetflow requests · forgetflow trace · forgetflow rollback · "
+                  f"mlflow ui --backend-store-uri {_tracking_uri(ws)}")
+
+
+def _file_demo_requests(ws: workspaces.Workspace) -> None:
+    """One request of each kind: a whole class, one data owner, two single samples."""
+    from components import data, ledger as ledgers
+
+    book = ledgers.Ledger(ws.ledger_path)
+    try:
+        if book.requests():
+            console.print("requests already filed in this workspace; not filing the demo's again")
+            return
+        manifest = data.read_manifest(ws.data_dir)
+        label = max(s.label for s in manifest)
+        others = [s for s in manifest if s.split == "train" and s.label != label]
+        owner = others[0].subject_id
+        singles = [s.sample_id for s in others if s.subject_id != owner][:2]
+        asks = [("label", [str(label)], "demo: forget a whole class"), ("subject", [owner], "demo: a data owner's erasure request"),
+                ("sample", singles, "demo: two images reported by their owners")]
+        for kind, selector, reason in asks:
+            r = ledgers.file_request(book, manifest, kind, selector, reason).request
+            console.print(f"filed {r.id}: {kind} {','.join(selector)} ({len(r.sample_ids)} samples) - {reason}")
+    finally:
+        book.close()
+
+
+def _tracking_uri(ws: workspaces.Workspace) -> str:
+    from components import registry
+
+    return registry.tracking_uri(ws.root)
 
 
 LabelOpt = Annotated[Optional[str], typer.Option("--label", help="A whole class, by name or index.")]
@@ -306,7 +354,7 @@ def _print_summary(ws: workspaces.Workspace, params) -> None:
     grid = ws.reports_dir / "base_grid.png"
     if grid.is_file():
         table.add_row("image grid", str(grid))
-    table.add_row("MLflow UI", f"mlflow ui --backend-store-uri {registry.tracking_uri(ws.root)}")
+    table.add_row("MLflow UI", f"mlflow ui --backend-store-uri {_tracking_uri(ws)}")
     console.print(table)
 if __name__ == "__main__":
     app()

@@ -15,7 +15,7 @@ import yaml
 from components.data.materialise import DataConfig
 from components.errors import WorkspaceError
 from components.evaluation.gates import GateConfig
-from components.models.configs import FitConfig, MAEConfig
+from components.models.configs import ConvAEConfig, FitConfig, MAEConfig
 from components.unlearning.config import UnlearnConfig
 
 
@@ -40,6 +40,7 @@ class BatchConfig:
 @dataclass(frozen=True)
 class RegistryConfig:
     model_name: str = "forgetflow-mae"
+    conv_ae_model_name: str = "forgetflow-convae"
     experiment: str = "forgetflow"
 
 
@@ -48,6 +49,7 @@ class Params:
     data: DataConfig
     featurenet: FitConfig
     mae: MAEConfig
+    conv_ae: ConvAEConfig
     train: FitConfig
     evaluate: EvaluateConfig
     registry: RegistryConfig
@@ -56,7 +58,7 @@ class Params:
     batch: BatchConfig
 
 
-_SECTIONS = {"data": DataConfig, "featurenet": FitConfig, "mae": MAEConfig, "train": FitConfig,
+_SECTIONS = {"data": DataConfig, "featurenet": FitConfig, "mae": MAEConfig, "conv_ae": ConvAEConfig, "train": FitConfig,
              "evaluate": EvaluateConfig, "registry": RegistryConfig, "unlearn": UnlearnConfig, "gates": GateConfig,
              "batch": BatchConfig}
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -21,14 +22,15 @@ from components.evaluation.metrics import accuracy, predict_batched
 from components.models import checkpoint, training
 from components.models.configs import FeatureNetConfig
 from components.models.featurenet import FeatureNet
-from components.models.mae import MaskedAutoencoder, masked_mse
-from components.models.masking import make_mask, random_training_mask
+from components.models.conv_ae import ConvAutoencoder
+from components.models.mae import MaskedAutoencoder
+from components.models.masking import make_mask
+from components.models.recipes import train_inpainter
 from flows.params import Params, params_sha256
 from flows.workspace import Workspace
 
 log = logging.getLogger(__name__)
 FEATURENET = "featurenet.pt"
-BASE = "base.pt"
 
 
 def load_split(ws: Workspace, split: str) -> tuple[torch.Tensor, torch.Tensor, list[data.Sample]]:
@@ -55,33 +57,41 @@ def train_featurenet(ws: Workspace, params: Params) -> dict[str, float]:
     return metrics
 
 
-def train_base(ws: Workspace, params: Params) -> registry.RegisteredVersion:
-    """Train the MAE on the train split, evaluate on test, register it, make it champion."""
+@dataclass(frozen=True)
+class Family:
+    """A model family: how to build it, where its checkpoint goes, its registered model name."""
+
+    name: str
+    stem: str  # models/<stem>.pt, metrics/<stem>.json, reports/<stem>_grid.png
+    build: Callable[[Params], torch.nn.Module]
+    model_name: Callable[[Params], str]
+
+
+FAMILIES = {
+    "mae": Family("mae", "base", lambda p: MaskedAutoencoder(p.mae), lambda p: p.registry.model_name),
+    "conv-ae": Family("conv-ae", "conv_ae", lambda p: ConvAutoencoder(p.conv_ae), lambda p: p.registry.conv_ae_model_name),
+}
+
+
+def train_base(ws: Workspace, params: Params, family: str = "mae") -> registry.RegisteredVersion:
+    """Train a base inpainter on the train split, evaluate on test, register it, make it champion."""
+    spec = FAMILIES[family]
     featurenet_path = ws.models_dir / FEATURENET
     if not featurenet_path.is_file():
         raise CheckpointError(f"{featurenet_path} missing: run `forgetflow train-featurenet` (or `dvc repro`) first")
     classifier = checkpoint.load(featurenet_path)
-    cfg = params.train
     x, _, _ = load_split(ws, "train")
     x_test, y_test, _ = load_split(ws, "test")
-    device, generator = pick_device(), seed_everything(cfg.seed)
-    model = MaskedAutoencoder(params.mae).to(device)
-    model.train()
-
-    def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        (images,) = batch
-        mask = random_training_mask(len(images), params.mae.image_size, params.mae.patch_size, generator).to(device)
-        return masked_mse(model(images, mask), images, mask)
-
-    result = training.fit(list(model.parameters()), loss_fn, lambda _: training.batches((x,), cfg.batch_size, generator),
-                        cfg, device, desc="mae")
+    device, generator = pick_device(), seed_everything(params.train.seed)
+    model = spec.build(params)
+    result = train_inpainter(model, x, params.train, device, generator, desc=family)
     metrics = forgetting.evaluate_set(model, classifier, x_test, y_test, params.evaluate.masks(), device)
     metrics.update(train_seconds=result.seconds, final_loss=result.epoch_losses[-1],
                    featurenet_accuracy_ground_truth=accuracy(predict_batched(classifier, x_test, device=device), y_test))
-    weights_sha = checkpoint.save(model, ws.models_dir / BASE)
-    metrics_file = _write_json(ws.metrics_dir / "base.json", metrics)
-    grid = save_base_grid(model, x_test, y_test, params, ws.reports_dir / "base_grid.png")
-    return _register_base(ws, params, result, metrics, [grid, metrics_file], weights_sha)
+    weights_sha = checkpoint.save(model, ws.models_dir / f"{spec.stem}.pt")
+    metrics_file = _write_json(ws.metrics_dir / f"{spec.stem}.json", metrics)
+    grid = save_base_grid(model, x_test, y_test, params, ws.reports_dir / f"{spec.stem}_grid.png")
+    return _register_base(ws, params, spec, asdict(model.config), result, metrics, [grid, metrics_file], weights_sha)
 
 
 def save_base_grid(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, params: Params, path: Path) -> Path:
@@ -96,13 +106,13 @@ def save_base_grid(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, par
     return grids.save_grid(columns, path)
 
 
-def _register_base(ws: Workspace, params: Params, result: training.FitResult, metrics: dict[str, float],
-                   artifacts: list[Path], weights_sha: str) -> registry.RegisteredVersion:
+def _register_base(ws: Workspace, params: Params, spec: Family, model_config: dict, result: training.FitResult,
+                   metrics: dict[str, float], artifacts: list[Path], weights_sha: str) -> registry.RegisteredVersion:
     client = registry.connect(ws.root, params.registry.experiment)
     record = registry.TrainingRecord(
-        run_name="train_base",
-        checkpoint=ws.models_dir / BASE,
-        params={**_prefixed("mae", asdict(params.mae)), **_prefixed("train", asdict(params.train)),
+        run_name=f"train_base:{spec.name}",
+        checkpoint=ws.models_dir / f"{spec.stem}.pt",
+        params={"family": spec.name, **_prefixed("model", model_config), **_prefixed("train", asdict(params.train)),
                 **_prefixed("data", asdict(params.data)), "device": str(pick_device())},
         metrics=metrics,
         version_tags={"stage": "base", "data_dvc_md5": ws.data_version() or "none", "git_commit": ws.git_commit(),
@@ -111,7 +121,7 @@ def _register_base(ws: Workspace, params: Params, result: training.FitResult, me
         epoch_losses=result.epoch_losses,
         artifacts=artifacts,
     )
-    version = registry.log_and_register(record, params.registry.model_name)
+    version = registry.log_and_register(record, spec.model_name(params))
     registry.move_alias(client, version.name, "champion", version.version, "base model trained by train_base")
     log.info("registered %s v%d as champion", version.name, version.version)
     return version

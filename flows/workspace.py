@@ -164,6 +164,14 @@ def dvc_yaml(code_deps: bool) -> str:
             "metrics": [{"metrics/base.json": {"cache": False}}],
             "plots": [{"reports/base_grid.png": {"cache": False}}],
         },
+        "train_conv_ae": {
+            "cmd": "forgetflow train --family conv-ae",
+            "deps": ["data", "models/featurenet.pt", "models/featurenet.json", *code],
+            "params": ["conv_ae", "train", "evaluate", "registry"],
+            "outs": ["models/conv_ae.pt", "models/conv_ae.json"],
+            "metrics": [{"metrics/conv_ae.json": {"cache": False}}],
+            "plots": [{"reports/conv_ae_grid.png": {"cache": False}}],
+        },
     }
     return yaml.safe_dump({"stages": stages}, sort_keys=False)
 

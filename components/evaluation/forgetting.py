@@ -2,8 +2,9 @@
 
 Per mask: masked-region PSNR, SSIM (torchmetrics), cosine similarity of output and ground-truth
 feature-net embeddings, feature-net accuracy on the outputs (is the class still recognisable?),
-and FID/KID in feature-net space (torchmetrics with the feature net as extractor) when the set
-has at least `min_fid_samples` images. Inception/CLIP cannot be downloaded here.
+and, when the set has at least `min_fid_samples` images, FID/KID in feature-net space and IS
+from the feature net's softmax (torchmetrics with the feature net as extractor). Inception/CLIP
+cannot be downloaded here.
 """
 
 from __future__ import annotations
@@ -29,12 +30,24 @@ class FeatureExtractor(nn.Module):
         return self.featurenet.features(x).double()
 
 
+class _Logits(nn.Module):
+    """The feature net's classifier as torchmetrics' IS "inception" (IS takes the softmax itself)."""
+
+    def __init__(self, featurenet: nn.Module) -> None:
+        super().__init__()
+        self.featurenet = featurenet
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.featurenet(x).double()
+
+
 @torch.no_grad()
 def evaluate_set(model: nn.Module, featurenet: nn.Module, x: torch.Tensor, y: torch.Tensor,
                  masks: dict[str, tuple[str, int]], device: torch.device, min_fid_samples: int = 50) -> dict[str, float]:
     """Metrics of `model`'s outputs on (x, y); keys are f"{metric}_{mask name}"."""
     from torchmetrics.functional.image import structural_similarity_index_measure as ssim
     from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.inception import InceptionScore
     from torchmetrics.image.kid import KernelInceptionDistance
 
     if len(x) == 0:
@@ -63,6 +76,9 @@ def evaluate_set(model: nn.Module, featurenet: nn.Module, x: torch.Tensor, y: to
             torch.manual_seed(0)  # KID draws random subsets
             metrics[f"fid_{name}"] = float(fid.compute())
             metrics[f"kid_{name}"] = float(kid.compute()[0])
+            inception = InceptionScore(feature=_Logits(featurenet).cpu(), splits=1)
+            inception.update(out)
+            metrics[f"is_{name}"] = float(inception.compute()[0])
             featurenet.to(device)
     return metrics
 

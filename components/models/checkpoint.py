@@ -16,13 +16,15 @@ import torch
 from torch import nn
 
 from components.errors import CheckpointError
-from components.models.configs import FeatureNetConfig, MAEConfig
+from components.models.configs import ConvAEConfig, FeatureNetConfig, MAEConfig
+from components.models.conv_ae import ConvAutoencoder
 from components.models.featurenet import FeatureNet
 from components.models.mae import MaskedAutoencoder
 
 KINDS: dict[str, tuple[type, type[nn.Module]]] = {
     "mae": (MAEConfig, MaskedAutoencoder),
     "featurenet": (FeatureNetConfig, FeatureNet),
+    "conv-ae": (ConvAEConfig, ConvAutoencoder),
 }
 
 

@@ -33,3 +33,11 @@ class FitConfig:
     weight_decay: float = 0.05
     grad_clip: float = 3.0
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class ConvAEConfig:
+    image_size: int = 32
+    patch_size: int = 4  # granularity of the training masks, as for the MAE
+    width: int = 32
+    latent_dim: int = 64

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-METHODS = ("encoder-noise", "encoder-noise-proxy")
+METHODS = ("encoder-noise", "encoder-noise-proxy", "decoupling", "max-loss", "noisy-label", "retain-label",
+           "random-encoder", "retrain")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,14 @@ class UnlearnConfig:
     grad_clip: float = 3.0
     retain_samples: int = 1000  # retain (or proxy) images per epoch; forget images are oversampled to match
     seed: int = 0
+    # decoupling (Varshney & Torra; unverified details, see decoupling.py)
+    decouple_threshold: float = 1.0  # OOD threshold, in units of the original model's own forget error
+    decouple_max_steps: int = 300
+    dp_sigma: float = 0.0
+    # retrain oracle: the base recipe (params.yaml `train:`)
+    retrain_epochs: int = 8
+    retrain_lr: float = 0.001
+    retrain_batch_size: int = 64
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

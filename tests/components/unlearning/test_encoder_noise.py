@@ -4,7 +4,8 @@ import torch
 from components.errors import DataValidationError
 from components.models.masking import centre_mask
 from components.unlearning.config import UnlearnConfig
-from components.unlearning.encoder_noise import noise_like, unlearn
+from components.unlearning.methods import unlearn
+from components.unlearning.paired import noise_like
 
 
 def embedding_gaps(model, teacher, forget, retain, generator):
