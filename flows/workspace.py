@@ -28,6 +28,7 @@ GITIGNORE = """\
 /data
 /mlruns/mlflow.db
 /mlruns/artifacts
+/models/unlearned
 /.prefect
 /.forgetflow
 /reports

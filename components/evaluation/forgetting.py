@@ -78,7 +78,9 @@ def evaluate_set(model: nn.Module, featurenet: nn.Module, x: torch.Tensor, y: to
             metrics[f"kid_{name}"] = float(kid.compute()[0])
             inception = InceptionScore(feature=_Logits(featurenet).cpu(), splits=1)
             inception.update(out)
-            metrics[f"is_{name}"] = float(inception.compute()[0])
+            with warnings.catch_warnings():  # one split: its std is undefined and unused
+                warnings.filterwarnings("ignore", message=".*degrees of freedom.*")
+                metrics[f"is_{name}"] = float(inception.compute()[0])
             featurenet.to(device)
     return metrics
 

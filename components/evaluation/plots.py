@@ -19,12 +19,7 @@ def line_plot(series: dict[str, tuple[list[float], list[float]]], xlabel: str, y
         ax.plot(xs, ys, marker="o", label=name)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def tsne_plot(groups: dict[str, np.ndarray], path: Path, seed: int = 0, perplexity: float = 20.0) -> Path:
@@ -45,6 +40,12 @@ def tsne_plot(groups: dict[str, np.ndarray], path: Path, seed: int = 0, perplexi
         ax.scatter(embedded[start:end, 0], embedded[start:end, 1], s=12, label=name, alpha=0.8)
         start = end
     ax.set(title="t-SNE of feature-net embeddings", xticks=[], yticks=[])
+    return _save(fig, ax, path)
+
+
+def _save(fig, ax, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
     ax.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,25 +9,14 @@ The retain-free variant (`encoder-noise-proxy`) is this loss with proxy images i
 
 from __future__ import annotations
 
-import torch
-
-from components.unlearning.paired import noise_like, run_paired, training_masks
+from components.unlearning.paired import encoder_objective, noise_like, run_paired
 
 ENCODER_ONLY = True
 
 
 def build(model, teacher, cfg, generator):
-    def loss(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        x_f, x_r = batch
-        m_f, m_r = training_masks(model, x_f, generator), training_masks(model, x_r, generator)
-        with torch.no_grad():
-            target_f = teacher.encode(noise_like(x_f, generator), m_f)
-            target_r = teacher.encode(x_r, m_r)
-        d_forget = ((model.encode(x_f, m_f) - target_f) ** 2).mean()
-        d_retain = ((model.encode(x_r, m_r) - target_r) ** 2).mean()
-        return d_retain + cfg.alpha * d_forget
-
-    return loss
+    return encoder_objective(model, teacher, cfg, generator,
+                             lambda x_f, m_f: teacher.encode(noise_like(x_f, generator), m_f))
 
 
 def run(model, teacher, forget, retain, cfg, device, generator):

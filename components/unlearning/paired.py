@@ -25,6 +25,22 @@ def noise_like(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return (noise * x.std() + x.mean()).clamp(0, 1)
 
 
+def encoder_objective(model: nn.Module, teacher: nn.Module, cfg: UnlearnConfig, generator: torch.Generator,
+                      forget_target: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> LossFn:
+    """||E(T(x_r)) - E0(T(x_r))||^2 + alpha * ||E(T(x_f)) - forget_target(x_f, mask_f)||^2 (encoder methods)."""
+
+    def loss(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x_f, x_r = batch
+        m_f, m_r = training_masks(model, x_f, generator), training_masks(model, x_r, generator)
+        with torch.no_grad():
+            target_f, target_r = forget_target(x_f, m_f), teacher.encode(x_r, m_r)
+        d_forget = ((model.encode(x_f, m_f) - target_f) ** 2).mean()
+        d_retain = ((model.encode(x_r, m_r) - target_r) ** 2).mean()
+        return d_retain + cfg.alpha * d_forget
+
+    return loss
+
+
 def paired_batches(forget: torch.Tensor, retain: torch.Tensor, batch_size: int, generator: torch.Generator):
     """One epoch of (forget, retain) pairs; the forget set is cycled to match the retain set's size."""
     order_r = torch.randperm(len(retain), generator=generator)

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import torch
 
-from components.unlearning.paired import run_paired, training_masks
+from components.unlearning.paired import encoder_objective, run_paired
 
 ENCODER_ONLY = True
 
 
 def build(model, teacher, cfg, generator):
-    def loss(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        x_f, x_r = batch
-        m_f, m_r = training_masks(model, x_f, generator), training_masks(model, x_r, generator)
-        with torch.no_grad():
-            t_f, t_r = teacher.encode(x_f, m_f), teacher.encode(x_r, m_r)
-            target_f = torch.randn(t_f.shape, generator=generator).to(t_f.device) * t_f.std() + t_f.mean()
-        return ((model.encode(x_r, m_r) - t_r) ** 2).mean() + cfg.alpha * ((model.encode(x_f, m_f) - target_f) ** 2).mean()
+    def random_latent(x_f, m_f):
+        latent = teacher.encode(x_f, m_f)
+        return torch.randn(latent.shape, generator=generator).to(latent.device) * latent.std() + latent.mean()
 
-    return loss
+    return encoder_objective(model, teacher, cfg, generator, random_latent)
 
 
 def run(model, teacher, forget, retain, cfg, device, generator):
