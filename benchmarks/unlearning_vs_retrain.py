@@ -211,6 +211,10 @@ def markdown(results: dict) -> str:
             ]
             lines += ["", "Targets for encoder-noise: " + "; ".join(f"{'MET' if ok else 'MISSED'} {name} ({v})" for name, ok, v in checks)]
         lines.append("")
+    if results["scenarios"]:
+        order = " | ".join([m for m in results["scenarios"][0]["methods"] if m != "retrain"] + ["retrain"])
+        lines += [f"Figures in `{results['date']}-{results['host']}/`: `<family>-<scenario>-grid.png` (8 forget then 4 retain "
+                  f"images; columns: ground truth | masked | {order}), `-mask-size.png`, `-tsne.png`, `mae-alpha.png`.", ""]
     for family, rows in results.get("alpha_ablation", {}).items():
         lines += [f"## {family}: encoder-noise alpha ablation (class-level)", "", "| alpha | forget PSNR | forget cosine | retain PSNR |", "|---|---|---|---|"]
         lines += [f"| {a} | {r['forget_psnr_centre']:.2f} | {r['forget_cosine_centre']:.3f} | {r['retain_psnr_centre']:.2f} |" for a, r in rows.items()]

@@ -20,7 +20,7 @@ from components import data, ledger as ledgers, registry, validation
 from components.data.forget_set import ForgetSet, list_sha256, split_for_batch
 from components.errors import CheckpointError, DataValidationError, RegistryError
 from flows import data_commit
-from flows.params import Params
+from flows.params import Params, prefixed
 from flows.workspace import Workspace
 
 LISTS = tuple(ForgetSet.__dataclass_fields__)
@@ -215,7 +215,7 @@ def register(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
         record = registry.TrainingRecord(
             run_name=batch_id,
             checkpoint=checkpoint_path,
-            params={**asdict(replace(params.unlearn, method=batch.method)), **_prefixed("gates", asdict(params.gates))},
+            params={**asdict(replace(params.unlearn, method=batch.method)), **prefixed("gates", asdict(params.gates))},
             metrics=metrics,
             version_tags={
                 "stage": "unlearned", "parent_version": str(batch.parent_version), "deletion_batch_id": batch_id,
@@ -298,6 +298,3 @@ def write_report(ws: Workspace, params: Params, batch_id: str) -> Path:
     path.write_text(render_batch(batch, requests, evaluation, scratch / "retain_grid.png", params.registry.model_name))
     return path
 
-
-def _prefixed(prefix: str, values: dict) -> dict:
-    return {f"{prefix}.{k}": v for k, v in values.items()}

@@ -87,5 +87,10 @@ def _section(path: Path, name: str, cls: type, values: dict[str, Any]):
         raise WorkspaceError(f"{path}: bad value in section {name!r}: {exc}") from exc
 
 
+def prefixed(prefix: str, values: dict) -> dict:
+    """Flatten one config section for MLflow params: {"lr": 1} -> {"train.lr": 1}."""
+    return {f"{prefix}.{k}": v for k, v in values.items()}
+
+
 def params_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()

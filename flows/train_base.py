@@ -26,7 +26,7 @@ from components.models.conv_ae import ConvAutoencoder
 from components.models.mae import MaskedAutoencoder
 from components.models.masking import make_mask
 from components.models.recipes import train_inpainter
-from flows.params import Params, params_sha256
+from flows.params import Params, params_sha256, prefixed
 from flows.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -112,8 +112,8 @@ def _register_base(ws: Workspace, params: Params, spec: Family, model_config: di
     record = registry.TrainingRecord(
         run_name=f"train_base:{spec.name}",
         checkpoint=ws.models_dir / f"{spec.stem}.pt",
-        params={"family": spec.name, **_prefixed("model", model_config), **_prefixed("train", asdict(params.train)),
-                **_prefixed("data", asdict(params.data)), "device": str(pick_device())},
+        params={"family": spec.name, **prefixed("model", model_config), **prefixed("train", asdict(params.train)),
+                **prefixed("data", asdict(params.data)), "device": str(pick_device())},
         metrics=metrics,
         version_tags={"stage": "base", "data_dvc_md5": ws.data_version() or "none", "git_commit": ws.git_commit(),
                       "params_sha256": params_sha256(ws.params_file), "weights_sha256": weights_sha,
@@ -126,9 +126,6 @@ def _register_base(ws: Workspace, params: Params, spec: Family, model_config: di
     log.info("registered %s v%d as champion", version.name, version.version)
     return version
 
-
-def _prefixed(prefix: str, values: dict) -> dict:
-    return {f"{prefix}.{k}": v for k, v in values.items()}
 
 
 def _write_json(path: Path, values: dict) -> Path:

@@ -67,16 +67,16 @@ def evaluate_set(model: nn.Module, featurenet: nn.Module, x: torch.Tensor, y: to
         if len(x) >= min_fid_samples:
             extractor = FeatureExtractor(featurenet).cpu()
             fid = FrechetInceptionDistance(feature=extractor, normalize=True)
-            with warnings.catch_warnings():  # "KID keeps all features in memory": a few hundred 128-d vectors here
+            with warnings.catch_warnings():  # "KID/IS keep all features in memory": a few hundred vectors here
                 warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
                 kid = KernelInceptionDistance(feature=extractor, normalize=True, subset_size=min(50, len(x)), subsets=20)
+                inception = InceptionScore(feature=_Logits(featurenet).cpu(), splits=1)
             for metric in (fid, kid):
                 metric.update(x.cpu(), real=True)
                 metric.update(out, real=False)
             torch.manual_seed(0)  # KID draws random subsets
             metrics[f"fid_{name}"] = float(fid.compute())
             metrics[f"kid_{name}"] = float(kid.compute()[0])
-            inception = InceptionScore(feature=_Logits(featurenet).cpu(), splits=1)
             inception.update(out)
             with warnings.catch_warnings():  # one split: its std is undefined and unused
                 warnings.filterwarnings("ignore", message=".*degrees of freedom.*")

@@ -104,6 +104,16 @@ def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
     assert run_batch(ws, params).status == "idle"  # rerun: nothing pending, no new version
     assert len(client.search_model_versions(f"name='{MODEL}'")) == 2
     assert prepare(ws, params, force=True).data_md5 == ws.data_version()  # forgotten samples stay forgotten
+    assert [e.version for e in registry.trace(client, MODEL, "champion")] == [2, 1]
+
+    from flows.registry_ops import rollback
+
+    assert rollback(ws, params, "outputs looked wrong") == (2, 1)
+    assert registry.aliases(client, MODEL) == {"champion": 1}  # v1 has no parent: no previous-champion left
+    assert "outputs looked wrong" in client.get_model_version(MODEL, "2").tags["rolled_back"]
+    book = ledgers.Ledger(ws.ledger_path)
+    assert book.batch(outcome.batch_id).status == "rolled_back" and set(book.tombstones()) == removed
+    book.close()
 
 
 def test_failed_gates_leave_a_challenger_and_a_person_can_promote_it(trained):
