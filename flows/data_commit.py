@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from components import data
-from flows.workspace import Workspace, _git, commit
+from flows.workspace import Workspace, commit, git
 
 FORGOTTEN_COLUMNS = ("sample_id", "request_id", "batch_id")
 UNLEARNED_DIR = Path("models") / "unlearned"
@@ -28,7 +28,7 @@ def tag_for(batch_id: str) -> str:
 
 def is_committed(ws: Workspace, batch_id: str) -> bool:
     return (ws.batch_dir(batch_id) / "committed.json").is_file() or (
-        _git(ws.root, "rev-parse", "-q", "--verify", f"refs/tags/{tag_for(batch_id)}") is not None)
+        git(ws.root, "rev-parse", "-q", "--verify", f"refs/tags/{tag_for(batch_id)}") is not None)
 
 
 def commit_data(ws: Workspace, batch_id: str, removed: list[str], tombstones: list[tuple[str, str]], message: str) -> str:
@@ -49,7 +49,7 @@ def commit_data(ws: Workspace, batch_id: str, removed: list[str], tombstones: li
     with Repo(str(ws.root)) as repo:
         repo.add([str(ws.data_dir), str(ws.root / UNLEARNED_DIR)])
     tracked = [p for p in POINTERS if (ws.root / p).exists() and not p.startswith("data/")]
-    if _git(ws.root, "add", "--", *tracked) is not None:
+    if git(ws.root, "add", "--", *tracked) is not None:
         commit(ws.root, message, tag=tag_for(batch_id), paths=tracked)
     md5 = ws.data_version()
     (scratch / "committed.json").write_text(json.dumps({"data_md5": md5, "removed": len(gone)}) + "\n")
@@ -72,11 +72,11 @@ def undo(ws: Workspace, batch_id: str) -> None:
     scratch = ws.batch_dir(batch_id)
     trash, backup = scratch / "trash", scratch / "backup"
     tag = tag_for(batch_id)
-    tagged = _git(ws.root, "rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}")
+    tagged = git(ws.root, "rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}")
     if tagged is not None:
-        if tagged == _git(ws.root, "rev-parse", "HEAD"):
-            _git(ws.root, "reset", "-q", "--soft", "HEAD~1")
-        _git(ws.root, "tag", "-d", tag)
+        if tagged == git(ws.root, "rev-parse", "HEAD"):
+            git(ws.root, "reset", "-q", "--soft", "HEAD~1")
+        git(ws.root, "tag", "-d", tag)
     (scratch / "committed.json").unlink(missing_ok=True)
     if trash.is_dir():
         for path in sorted(p for p in trash.rglob("*") if p.is_file()):
@@ -92,7 +92,7 @@ def undo(ws: Workspace, batch_id: str) -> None:
             elif (backup / f"{name}.absent").exists():
                 target.unlink(missing_ok=True)
         for name in POINTERS:  # one at a time: a pathspec git does not know must not stop the others
-            _git(ws.root, "reset", "-q", "--", name)
+            git(ws.root, "reset", "-q", "--", name)
         shutil.rmtree(backup)
 
 

@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -169,5 +169,4 @@ def _open(root: Path) -> tuple[Workspace, Params]:
 
 
 def outcome_json(outcome: BatchOutcome) -> str:
-    return json.dumps({"batch_id": outcome.batch_id, "status": outcome.status, "model_version": outcome.model_version,
-                       "report": str(outcome.report) if outcome.report else None, "error": outcome.error})
+    return json.dumps(asdict(outcome), default=str)

@@ -93,10 +93,10 @@ class Workspace:
 
     def git_commit(self) -> str:
         """HEAD of the workspace's git repo, '+dirty' when tracked files changed; 'none' outside git."""
-        head = _git(self.root, "rev-parse", "HEAD")
+        head = git(self.root, "rev-parse", "HEAD")
         if head is None:
             return "none"
-        dirty = _git(self.root, "status", "--porcelain", "--untracked-files=no")
+        dirty = git(self.root, "status", "--porcelain", "--untracked-files=no")
         return head + ("+dirty" if dirty else "")
 
 
@@ -126,8 +126,8 @@ def init(root: Path) -> Workspace:
     set_offline_env()
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
-    if _git(root, "rev-parse", "--show-toplevel") != str(root):
-        if _git(root, "init", "-q") is None:
+    if git(root, "rev-parse", "--show-toplevel") != str(root):
+        if git(root, "init", "-q") is None:
             raise WorkspaceError(f"{root}: `git init` failed (is git installed?)")
     if not (root / ".dvc").is_dir():
         from dvc.repo import Repo
@@ -140,8 +140,8 @@ def init(root: Path) -> Workspace:
     (root / ".gitignore").write_text(GITIGNORE)
     (root / "mlruns").mkdir(exist_ok=True)
     (root / "mlruns" / ".gitkeep").touch()
-    _git(root, "add", ".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore", "params.yaml", "dvc.yaml", "mlruns/.gitkeep")
-    if _git(root, "diff", "--cached", "--quiet") is None:  # exit 1 = something is staged
+    git(root, "add", ".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore", "params.yaml", "dvc.yaml", "mlruns/.gitkeep")
+    if git(root, "diff", "--cached", "--quiet") is None:  # exit 1 = something is staged
         commit(root, "forgetflow init")
     return Workspace(root)
 
@@ -180,16 +180,16 @@ def dvc_yaml(code_deps: bool) -> str:
 def commit(root: Path, message: str, tag: str | None = None, paths: list[str] | None = None) -> str | None:
     """Commit what is staged (only `paths` if given), with a fallback identity so CI and fresh machines work."""
     ident = ["-c", "user.name=forgetflow", "-c", "user.email=forgetflow@localhost"]
-    has_ident = _git(root, "config", "user.email")
+    has_ident = git(root, "config", "user.email")
     only = ["--", *paths] if paths else []
-    if _git(root, *([] if has_ident else ident), "commit", "-q", "-m", message, *only) is None:
+    if git(root, *([] if has_ident else ident), "commit", "-q", "-m", message, *only) is None:
         return None
     if tag:
-        _git(root, *([] if has_ident else ident), "tag", "-a", tag, "-m", message)
-    return _git(root, "rev-parse", "HEAD")
+        git(root, *([] if has_ident else ident), "tag", "-a", tag, "-m", message)
+    return git(root, "rev-parse", "HEAD")
 
 
-def _git(root: Path, *args: str) -> str | None:
+def git(root: Path, *args: str) -> str | None:
     """Run git in `root`; stdout on success, None on failure or when git is missing."""
     try:
         done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)

@@ -19,7 +19,7 @@ from flows.deletion_batch import BatchBusyError, batch_lock, run_batch
 from flows.params import load_params
 from flows.train_base import train_base, train_featurenet
 from flows.prepare import prepare
-from flows.workspace import _git
+from flows.workspace import git
 from tests.conftest import write_params
 
 pytestmark = pytest.mark.integration
@@ -45,7 +45,7 @@ def trained(tiny_workspace, prefect_api):
     prepare(ws, params)
     train_featurenet(ws, params)
     train_base(ws, params)
-    _git(ws.root, "add", "-A")
+    git(ws.root, "add", "-A")
     workspace.commit(ws.root, "base")
     return ws
 
@@ -69,8 +69,8 @@ def snapshot(ws):
     files = {str(p.relative_to(ws.data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
              for p in sorted(ws.data_dir.rglob("*")) if p.is_file()}
     return {"aliases": registry.aliases(client, MODEL), "versions": len(client.search_model_versions(f"name='{MODEL}'")),
-            "data": files, "data.dvc": ws.data_dvc.read_text(), "head": _git(ws.root, "rev-parse", "HEAD"),
-            "tags": _git(ws.root, "tag"), "forgotten": ws.forgotten_file.exists()}
+            "data": files, "data.dvc": ws.data_dvc.read_text(), "head": git(ws.root, "rev-parse", "HEAD"),
+            "tags": git(ws.root, "tag"), "forgotten": ws.forgotten_file.exists()}
 
 
 def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
@@ -91,7 +91,7 @@ def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
     assert v2.tags["method"] == "encoder-noise" and v2.tags["gates_passed"] == "true" and len(v2.tags["forget_set_sha256"]) == 64
     assert not removed & {s.sample_id for s in read_manifest(ws.data_dir)}
     assert not any(ws.data_dir.rglob(f"{next(iter(removed))}.png"))
-    assert _git(ws.root, "tag") == "forget-batch-000001" and not _git(ws.root, "status", "--porcelain")
+    assert git(ws.root, "tag") == "forget-batch-000001" and not git(ws.root, "status", "--porcelain")
     book = ledgers.Ledger(ws.ledger_path)
     assert {(r.status, r.model_version) for r in book.requests()} == {("done", 2)} and set(book.tombstones()) == removed
     book.close()
@@ -139,7 +139,7 @@ def test_failed_gates_leave_a_challenger_and_a_person_can_promote_it(trained):
     book = ledgers.Ledger(ws.ledger_path)
     assert {r.status for r in book.requests()} == {"done"} and book.batch(outcome.batch_id).status == "promoted"
     book.close()
-    assert _git(ws.root, "tag") == "forget-batch-000001"
+    assert git(ws.root, "tag") == "forget-batch-000001"
 
 
 @pytest.mark.parametrize("step", ["extract", "validate", "unlearn", "evaluate", "register", "promote", "commit_data"])
