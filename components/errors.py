@@ -5,6 +5,10 @@ class ForgetflowError(Exception):
     """Base class: an expected failure with a message meant for a person."""
 
 
+class BadInputError(ForgetflowError):
+    """What a person typed (an id, a file, an option) is malformed or names nothing: exit code 2."""
+
+
 class DataSourceError(ForgetflowError):
     """A dataset source is missing, truncated or malformed."""
 

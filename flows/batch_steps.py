@@ -8,7 +8,6 @@ directory and records its progress (and wall time) in the ledger.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, replace
@@ -19,7 +18,7 @@ import pandas as pd
 from components import data, ledger as ledgers, registry, validation
 from components.data.forget_set import ForgetSet, list_sha256, split_for_batch
 from components.errors import CheckpointError, DataValidationError, RegistryError
-from flows import data_commit
+from flows import data_commit, lineage
 from flows.params import Params, prefixed
 from flows.workspace import Workspace
 
@@ -141,12 +140,8 @@ def unlearn(ws: Workspace, params: Params, batch_id: str) -> Path:
         forget = data.load_images(ws.data_dir, _samples(ws, lists["forget"]))
         retain = data.load_images(ws.data_dir, _samples(ws, _retain_ids(ws, cfg.method, lists)))
         result = run_method(model, forget, retain, cfg, pick_device())
-        scratch_ckpt = ws.batch_dir(batch_id) / "model.pt"
-        digest = checkpoint.save(model, scratch_ckpt, extra={"deletion_batch_id": batch_id, "method": cfg.method})
-        target = ws.root / data_commit.UNLEARNED_DIR / f"{digest[:16]}.pt"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(scratch_ckpt, target)
-        shutil.copy2(scratch_ckpt.with_suffix(".json"), target.with_suffix(".json"))
+        target = ws.batch_dir(batch_id) / "model.pt"  # copied to models/unlearned/ only by the data commit
+        digest = checkpoint.save(model, target, extra={"deletion_batch_id": batch_id, "method": cfg.method})
         details = ledger.batch(batch_id).details
         details["unlearn"] = {"epoch_losses": list(result.fit.epoch_losses), "steps": result.fit.steps,
                               "n_forget": result.n_forget, "n_retain": result.n_retain, "weights_sha256": digest}
@@ -169,9 +164,11 @@ def evaluate(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
     from components.device import pick_device
     from components.evaluation import forgetting, gates
     from components.models import checkpoint
+    from flows.purge import refresh_featurenet
 
     with _step(ws, batch_id, "evaluate") as ledger:
         batch = ledger.batch(batch_id)
+        refresh_featurenet(ws)  # no metric from a network that still holds forgotten data
         featurenet_path = ws.models_dir / "featurenet.pt"
         if not featurenet_path.is_file():
             raise CheckpointError(f"{featurenet_path} missing: run `dvc repro` (stage train_featurenet)")
@@ -229,9 +226,12 @@ def register(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
             epoch_losses=batch.details["unlearn"]["epoch_losses"],
             artifacts=[evaluation_path, scratch / "validation.json", scratch / "extract.json", scratch / "retain_grid.png"],
         )
-        version = registry.log_and_register(record, name).version
-        ledger.update_batch(batch_id, model_version=version)
-    return version
+        registered = registry.log_and_register(record, name)
+        digest = batch.details["unlearn"]["weights_sha256"]
+        files = [str(p) for p in data_commit.unlearned_paths(digest)] + [str(checkpoint_path.relative_to(ws.root))]
+        lineage.index_unlearned(ws, name, registered.version, batch.parent_version, batch_id, registered.run_id, digest, files)
+        ledger.update_batch(batch_id, model_version=registered.version)
+    return registered.version
 
 
 def promote(ws: Workspace, params: Params, batch_id: str, version: int, evaluation_path: Path) -> bool:
@@ -244,6 +244,7 @@ def promote(ws: Workspace, params: Params, batch_id: str, version: int, evaluati
             registry.promote(client, params.registry.model_name, version, f"{batch_id}: all gates passed ({gate_text})")
         else:
             registry.set_challenger(client, params.registry.model_name, version, f"{batch_id}: gate failed ({gate_text})")
+        lineage.sync_aliases(ws, client, params.registry.model_name)
     return bool(evaluation["gates_passed"])
 
 
@@ -252,33 +253,12 @@ def commit_data(ws: Workspace, params: Params, batch_id: str, version: int) -> s
     with _step(ws, batch_id, "commit_data") as ledger:
         batch = ledger.batch(batch_id)
         tombstones = [(i, r) for r in batch.request_ids for i in ledger.request(r).sample_ids]
-        md5 = data_commit.commit_data(ws, batch_id, read_lists(ws, batch_id)["removed"], tombstones,
+        md5 = data_commit.commit_data(ws, batch_id, read_lists(ws, batch_id)["removed"], tombstones, ws.batch_dir(batch_id) / "model.pt",
                                       f"forgetflow: {batch_id} forgets {len(tombstones)} samples -> model v{version}")
         client = registry.connect(ws.root, params.registry.experiment)
         client.set_model_version_tag(params.registry.model_name, str(version), "data_dvc_md5_after", md5)
         ledger.update_batch(batch_id, data_md5_after=md5)
     return md5
-
-
-def finish(ws: Workspace, batch_id: str, promoted: bool, version: int | None) -> None:
-    """The commit point of a batch: the ledger says finished, then the undo journal goes."""
-    ledger = ledgers.Ledger(ws.ledger_path)
-    try:
-        ledger.finish_batch(batch_id, "promoted" if promoted else "needs_review", version)
-    finally:
-        ledger.close()
-    data_commit.finalize(ws, batch_id)
-
-
-def roll_back(ws: Workspace, params: Params, batch: ledgers.Batch) -> None:
-    """Undo every side effect of a failed batch: aliases, the half-registered version, data/."""
-    client = registry.connect(ws.root, params.registry.experiment)
-    name = params.registry.model_name
-    registry.restore_aliases(client, name, batch.details.get("aliases_before", {}))
-    version = registry.version_for_batch(client, name, batch.id)
-    if version is not None:
-        registry.delete_version(client, name, version)
-    data_commit.undo(ws, batch.id)
 
 
 def write_report(ws: Workspace, params: Params, batch_id: str) -> Path:

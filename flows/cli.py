@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from components.errors import ForgetflowError
+from components.errors import BadInputError, ForgetflowError
 from flows import workspace as workspaces
 
 app = typer.Typer(help="Make image-to-image models forget data on request, and prove it.",
@@ -24,8 +24,18 @@ WorkspaceOpt = Annotated[Optional[Path], typer.Option("--workspace", "-w", envva
                                                       help="Workspace directory (default: current directory).")]
 
 
+@app.callback()
+def main(workspace: WorkspaceOpt = None) -> None:
+    """`forgetflow -w DIR COMMAND` works like `forgetflow COMMAND -w DIR`."""
+    if workspace is not None:
+        import os
+
+        os.environ["FORGETFLOW_WORKSPACE"] = str(workspace)
+
+
 def command(*args, **kwargs):
-    """app.command, plus: a ForgetflowError becomes one red line on stderr and exit code 1."""
+    """app.command, plus: a ForgetflowError becomes one red line on stderr and exit code 1
+    (2 when the input itself is bad, as for usage errors)."""
     def register(fn):
         @functools.wraps(fn)
         def wrapper(*a, **kw):
@@ -33,7 +43,7 @@ def command(*args, **kwargs):
                 return fn(*a, **kw)
             except ForgetflowError as exc:
                 err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-                raise typer.Exit(1) from None
+                raise typer.Exit(2 if isinstance(exc, BadInputError) else 1) from None
         return app.command(*args, **kwargs)(wrapper)
     return register
 
@@ -185,12 +195,11 @@ def request(
         book.close()
     r = result.request
     if as_json:
-        console.print_json(json.dumps({"request_id": r.id, "created": result.created, "status": r.status,
-                                       "n_samples": len(r.sample_ids)}))
-    elif result.created:
-        console.print(f"filed [bold]{r.id}[/bold]: {r.kind} request for {len(r.sample_ids)} samples (pending)")
+        console.print_json(json.dumps({"request_id": r.id if r else None, "created": result.created,
+                                       "status": r.status if r else "forgotten", "n_samples": len(r.sample_ids) if r else 0,
+                                       "forgotten_by": list(result.forgotten_by)}))
     else:
-        console.print(f"already covered by [bold]{r.id}[/bold] ({r.status}); nothing new queued")
+        console.print(result.message(), highlight=False)
 
 
 def _selector(sample, samples_file, subject, label) -> tuple[str, list[str]]:
@@ -200,7 +209,10 @@ def _selector(sample, samples_file, subject, label) -> tuple[str, list[str]]:
     if samples_file is not None:
         if not samples_file.is_file():
             raise IntakeError(f"{samples_file}: file not found")
-        ids += [line.strip() for line in samples_file.read_text().splitlines() if line.strip()]
+        try:
+            ids += [line.strip() for line in samples_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except UnicodeDecodeError:
+            raise IntakeError(f"{samples_file}: not a UTF-8 text file of sample ids") from None
     given = [(k, v) for k, v in (("sample", ids), ("subject", list(subject or [])), ("label", [label] if label else [])) if v]
     if len(given) != 1:
         raise IntakeError("give exactly one of --sample/--samples-file, --subject or --label")
@@ -356,5 +368,143 @@ def _print_summary(ws: workspaces.Workspace, params) -> None:
         table.add_row("image grid", str(grid))
     table.add_row("MLflow UI", f"mlflow ui --backend-store-uri {_tracking_uri(ws)}")
     console.print(table)
+@command()
+def contains(
+    sample_ids: Annotated[Optional[list[str]], typer.Argument(help="Sample ids.", show_default=False)] = None,
+    workspace: WorkspaceOpt = None,
+    samples_file: Annotated[Optional[Path], typer.Option(help="File with one sample id per line.")] = None,
+    subject: Annotated[Optional[list[str]], typer.Option("--subject", help="Data owner id (repeatable).")] = None,
+    label: LabelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Which model versions still hold these samples. Exit 1 if a served alias does.  Example: forgetflow contains --subject subj-000042"""
+    from flows import compliance
+
+    ws, params = _open(workspace)
+    kind, selector = _selector(sample_ids, samples_file, subject, label)
+    answer = compliance.contains(ws, params, kind, selector)
+    if as_json:
+        console.print_json(json.dumps(answer))
+    else:
+        table = Table("artifact", "aliases", "trained on", "still holds", "removed by", "weights")
+        for row in answer["artifacts"]:
+            table.add_row(row["artifact"], ",".join(row["aliases"]), str(row["trained_on"]), str(row["holds"]),
+                          ", ".join(f"{b} ({n})" for b, n in row["unlearned_by"].items()) or "-",
+                          f"purged by {row['purged_by']}" if row["purged_by"] else "kept")
+        console.print(f"{answer['n_samples']} sample(s) asked for ({answer['n_forgotten']} forgotten by a promoted batch)")
+        console.print(table)
+        verdict = ("[red]a served alias still contains them: " + ", ".join(answer["serving_contains"]) + "[/red]"
+                   if answer["serving_contains"] else "[green]no served alias contains them[/green]")
+        console.print(verdict)
+    if answer["serving_contains"]:
+        raise typer.Exit(1)
+
+
+@command()
+def purge(batch_id: Annotated[Optional[str], typer.Argument(help="A promoted batch (default: every unpurged one).")] = None,
+          workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Delete forgotten data from the DVC cache/remote and tainted weights everywhere.  Example: forgetflow purge batch-000001"""
+    from dataclasses import asdict
+
+    from flows.purge import purge as run_purge
+    from flows.transaction import batch_lock
+
+    ws, params = _open(workspace)
+    with batch_lock(ws):
+        report = run_purge(ws, params, batch_id)
+    if as_json:
+        console.print_json(json.dumps(asdict(report)))
+    else:
+        console.print(report.summary(), highlight=False)
+
+
+@command()
+def certificate(batch_id: Annotated[Optional[str], typer.Argument(help="A finished batch.")] = None,
+                workspace: WorkspaceOpt = None,
+                out: Annotated[Optional[Path], typer.Option(help="Write here: .json, or .html for a person to read.")] = None,
+                verify: Annotated[Optional[Path], typer.Option(help="Re-check every hash of a certificate (.json).")] = None,
+                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Deletion certificate: hashes, versions, gates, purge; no pixels.  Example: forgetflow certificate batch-000001 --out cert.html"""
+    from flows import certificate as certificates
+
+    ws, params = _open(workspace)
+    if verify is not None:
+        problems = certificates.verify(ws, verify)
+        for line in problems:
+            err_console.print(f"[red]mismatch:[/red] {line}", highlight=False, soft_wrap=True)
+        if problems:
+            raise typer.Exit(1)
+        console.print(f"{verify}: every hash matches this workspace")
+        return
+    if batch_id is None:
+        raise BadInputError("give a BATCH_ID, or --verify FILE")
+    cert = certificates.build(ws, params, batch_id)
+    if out is not None:
+        certificates.write(cert, out)
+        console.print(f"wrote {out}")
+    if as_json or out is None:
+        console.print_json(json.dumps(cert))
+
+
+@command()
+def events(workspace: WorkspaceOpt = None,
+           request_id: Annotated[Optional[str], typer.Option("--request", help="One request (and its batches).")] = None,
+           batch_id: Annotated[Optional[str], typer.Option("--batch", help="One batch.")] = None,
+           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The ledger's audit trail.  Example: forgetflow events --request req-000001"""
+    from components import ledger as ledgers
+
+    ws = workspaces.resolve(workspace)
+    with ledgers.Ledger(ws.ledger_path) as book:
+        wanted = request_id or batch_id
+        if request_id:
+            book.request(request_id)
+        if batch_id:
+            book.batch(batch_id)
+        rows = book.events(wanted)
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table("#", "at", "entity", "id", "event", "detail")
+    for e in rows:
+        table.add_row(str(e["seq"]), e["at"], e["entity"], e["entity_id"], e["event"], json.dumps(e["detail"])[:90])
+    console.print(table)
+
+
+@command()
+def reject(batch_id: Annotated[str, typer.Argument(help="A needs_review batch.")],
+           workspace: WorkspaceOpt = None,
+           reason: Annotated[str, typer.Option(help="Why (kept in the ledger and on the version).")] = "") -> None:
+    """Refuse a needs_review batch: its requests go back to pending.  Example: forgetflow reject batch-000002 --reason "grids look wrong" """
+    from flows.transaction import reject as run_reject
+
+    ws, params = _open(workspace)
+    batch = run_reject(ws, params, batch_id, reason)
+    console.print(f"{batch.id}: rejected; requests {', '.join(batch.request_ids)} are pending again (or failed after "
+                  f"{params.batch.max_attempts} attempts)")
+
+
+@command()
+def reindex(workspace: WorkspaceOpt = None) -> None:
+    """Rebuild the lineage index from the MLflow registry and DVC data versions.  Example: forgetflow reindex"""
+    from components import registry
+    from flows import lineage
+
+    ws, params = _open(workspace)
+    client = registry.connect(ws.root, params.registry.experiment)
+    count = lineage.reindex(ws, client, [params.registry.model_name, params.registry.conv_ae_model_name])
+    console.print(f"indexed {count} model versions")
+
+
+@command()
+def checkout(rev: Annotated[str, typer.Argument(help="git revision whose data.dvc to restore.")],
+             workspace: WorkspaceOpt = None) -> None:
+    """Restore data/ at a git revision (refused for versions a purge removed).  Example: forgetflow checkout HEAD"""
+    from flows.purge import checkout_data
+
+    ws = workspaces.resolve(workspace)
+    console.print(f"data/ restored to {checkout_data(ws, rev)}")
+
+
 if __name__ == "__main__":
     app()

@@ -31,12 +31,26 @@ def is_committed(ws: Workspace, batch_id: str) -> bool:
         git(ws.root, "rev-parse", "-q", "--verify", f"refs/tags/{tag_for(batch_id)}") is not None)
 
 
-def commit_data(ws: Workspace, batch_id: str, removed: list[str], tombstones: list[tuple[str, str]], message: str) -> str:
-    """Remove `removed` from data/, re-add data and the unlearned checkpoints to DVC, commit + tag in git."""
+def unlearned_paths(digest: str) -> tuple[Path, Path]:
+    """Where a promoted batch's checkpoint (and its config) live in the workspace, DVC-tracked."""
+    stem = UNLEARNED_DIR / digest[:16]
+    return stem.with_suffix(".pt"), stem.with_suffix(".json")
+
+
+def commit_data(ws: Workspace, batch_id: str, removed: list[str], tombstones: list[tuple[str, str]], checkpoint: Path,
+                message: str) -> str:
+    """Remove `removed` from data/, add the batch's checkpoint to models/unlearned/, re-add both to
+    DVC, commit + tag in git."""
     from dvc.repo import Repo
 
     scratch = ws.batch_dir(batch_id)
     _back_up(ws, scratch / "backup")
+    digest = json.loads(checkpoint.with_suffix(".json").read_text())["weights_sha256"]
+    copies = [(checkpoint, ws.root / unlearned_paths(digest)[0]), (checkpoint.with_suffix(".json"), ws.root / unlearned_paths(digest)[1])]
+    (scratch / "copied.txt").write_text("".join(f"{target}\n" for _, target in copies))  # journal first: undo removes them
+    for source, target in copies:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
     samples = data.read_manifest(ws.data_dir)
     gone = set(removed)
     for sample in samples:
@@ -61,6 +75,7 @@ def finalize(ws: Workspace, batch_id: str) -> None:
     scratch = ws.batch_dir(batch_id)
     shutil.rmtree(scratch / "trash", ignore_errors=True)
     shutil.rmtree(scratch / "backup", ignore_errors=True)
+    (scratch / "copied.txt").unlink(missing_ok=True)
 
 
 def undo(ws: Workspace, batch_id: str) -> None:
@@ -78,6 +93,10 @@ def undo(ws: Workspace, batch_id: str) -> None:
             git(ws.root, "reset", "-q", "--soft", "HEAD~1")
         git(ws.root, "tag", "-d", tag)
     (scratch / "committed.json").unlink(missing_ok=True)
+    if (scratch / "copied.txt").is_file():
+        for line in (scratch / "copied.txt").read_text().split():
+            Path(line).unlink(missing_ok=True)
+        (scratch / "copied.txt").unlink()
     if trash.is_dir():
         for path in sorted(p for p in trash.rglob("*") if p.is_file()):
             target = ws.data_dir / path.relative_to(trash)

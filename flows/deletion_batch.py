@@ -1,52 +1,29 @@
-"""One deletion batch = one Prefect flow run = one transaction (../shared/DESIGN.md, the picture).
+"""One deletion batch = one Prefect flow run (../shared/DESIGN.md, the picture).
 
     extract -> validate -> unlearn -> evaluate -> register -> promote -> commit_data
 
-Tasks pass paths and ids, never models or tensors. The transaction is forgetflow's own (see
-`run_batch`): the ledger records each step, and on any exception the registry aliases, data/,
-data.dvc and git are put back and the requests return to pending with the error. A run killed
-with -9 leaves its batch `running`; the next run resumes it under the same id, and a batch never
-registers a second model version (the version is found by its `deletion_batch_id` tag).
+Tasks pass paths and ids, never models or tensors. The flow is one part of a transaction owned
+by `flows/transaction.py` (begin, commit, rollback, resume); `run_batch` hands it over.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import logging
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from components import ledger as ledgers
-from components import registry
-from components.errors import DataValidationError, ForgetflowError
+from components.errors import DataValidationError
 from flows import batch_steps as steps
-from flows import data_commit
+from flows import transaction
 from flows.params import Params, load_params
+from flows.transaction import BatchBusyError, BatchOutcome, batch_lock  # noqa: F401 - re-exported for callers
 from flows.workspace import Workspace
 
-log = logging.getLogger(__name__)
 TASK_OPTIONS = {"cache_policy": NO_CACHE, "persist_result": False}
-
-
-class BatchBusyError(ForgetflowError):
-    """Another deletion batch holds this workspace's lock."""
-
-
-@dataclass(frozen=True)
-class BatchOutcome:
-    batch_id: str
-    status: str  # promoted | needs_review | failed | idle
-    model_version: int | None
-    report: Path | None
-    error: str | None = None
 
 
 @task(name="extract", **TASK_OPTIONS)
@@ -94,7 +71,7 @@ def commit_data(root: Path, batch_id: str, version: int) -> str:
 
 @flow(name="deletion-batch", log_prints=False)
 def deletion_batch(root: Path, batch_id: str) -> str:
-    """The picture, one line per step. Returns the batch's final status."""
+    """The picture, one line per step. Returns "promoted" or "needs_review"; the transaction commits."""
     extract(root, batch_id)
     validate(root, batch_id)
     checkpoint = unlearn(root, batch_id)
@@ -103,7 +80,7 @@ def deletion_batch(root: Path, batch_id: str) -> str:
     promoted = promote(root, batch_id, version, evaluation)
     if promoted:
         commit_data(root, batch_id, version)
-    steps.finish(Workspace(root), batch_id, promoted, version)
+    transaction.commit(*_open(root), batch_id, promoted, version)
     try:  # the batch is committed: a report that fails to render must not undo it
         report = steps.write_report(*_open(root), batch_id)
         create_markdown_artifact(key=batch_id, markdown=report.read_text(), description=f"deletion batch {batch_id}")
@@ -114,53 +91,7 @@ def deletion_batch(root: Path, batch_id: str) -> str:
 
 def run_batch(ws: Workspace, params: Params, method: str | None = None, max_requests: int | None = None) -> BatchOutcome:
     """Claim pending requests (or resume a crashed batch) and run the flow as one transaction."""
-    with batch_lock(ws):
-        ledger = ledgers.Ledger(ws.ledger_path)
-        try:
-            batch = ledger.running_batch()
-            if batch is not None:
-                log.warning("resuming %s, left running by an interrupted run", batch.id)
-                if data_commit.is_committed(ws, batch.id):  # crashed after the data commit: only bookkeeping left
-                    steps.finish(ws, batch.id, True, batch.model_version)
-                    return BatchOutcome(batch.id, "promoted", batch.model_version, steps.write_report(ws, params, batch.id))
-                data_commit.undo(ws, batch.id)
-            else:
-                batch = ledger.open_batch(method or params.unlearn.method, max_requests or params.batch.max_requests)
-                if batch is None:
-                    return BatchOutcome("", "idle", None, None)
-                client = registry.connect(ws.root, params.registry.experiment)
-                ledger.update_batch(batch.id, details={"aliases_before": registry.aliases(client, params.registry.model_name)})
-            try:
-                status = deletion_batch(ws.root, batch.id)
-            except Exception as exc:  # any failure: put everything back, requests return to pending
-                error = f"{type(exc).__name__}: {exc}"
-                steps.roll_back(ws, params, ledger.batch(batch.id))
-                ledger.fail_batch(batch.id, error, params.batch.max_attempts)
-                return BatchOutcome(batch.id, "failed", None, steps.write_report(ws, params, batch.id), error)
-            final = ledger.batch(batch.id)
-            return BatchOutcome(batch.id, status, final.model_version, ws.reports_dir / f"{batch.id}.md")
-        finally:
-            ledger.close()
-
-
-@contextmanager
-def batch_lock(ws: Workspace) -> Iterator[None]:
-    """One batch per workspace. flock is released by the kernel if the process dies (kill -9)."""
-    ws.state_dir.mkdir(parents=True, exist_ok=True)
-    with open(ws.state_dir / "batch.lock", "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            raise BatchBusyError(f"another deletion batch is running in {ws.root} (pid {fh.read().strip() or '?'}); "
-                                 "wait for it to finish") from None
-        fh.truncate(0)
-        fh.write(str(os.getpid()))
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return transaction.run(ws, params, deletion_batch, method, max_requests)
 
 
 def _open(root: Path) -> tuple[Workspace, Params]:

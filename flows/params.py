@@ -30,11 +30,19 @@ class EvaluateConfig:
         return {"centre": ("centre", self.centre_hole), "border": ("border", self.border_width)}
 
 
+PURGE_MODES = ("auto", "manual")
+
+
 @dataclass(frozen=True)
 class BatchConfig:
     max_requests: int = 100
     max_forget_fraction: float = 0.2  # validation stops a batch that would forget more of the train split
-    max_attempts: int = 3             # a request that fails this many batches becomes `failed`
+    max_attempts: int = 3             # a request that fails (or is rejected) this many times becomes `failed`
+    purge: str = "auto"               # auto: purge right after promotion; manual: `forgetflow purge`
+
+    def __post_init__(self) -> None:
+        if self.purge not in PURGE_MODES:
+            raise ValueError(f"purge must be one of {PURGE_MODES}, not {self.purge!r}")
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class RegistryConfig:
     model_name: str = "forgetflow-mae"
     conv_ae_model_name: str = "forgetflow-convae"
     experiment: str = "forgetflow"
+    challenger_serves: bool = False   # true: `contains` and purge treat `challenger` as served too
 
 
 @dataclass(frozen=True)
@@ -81,10 +90,24 @@ def _section(path: Path, name: str, cls: type, values: dict[str, Any]):
     unknown = set(values) - set(known)
     if unknown:
         raise WorkspaceError(f"{path}: unknown key(s) {sorted(unknown)} in section {name!r}")
+    defaults = cls()
+    for key, value in values.items():
+        expected = type(getattr(defaults, key))
+        if not _is_a(value, expected):
+            raise WorkspaceError(f"{path}: {name}.{key} must be {expected.__name__}, not {type(value).__name__} ({value!r})")
     try:
-        return cls(**{k: type(getattr(cls(), k))(v) for k, v in values.items()})
+        return cls(**{k: float(v) if isinstance(getattr(defaults, k), float) else v for k, v in values.items()})
     except (TypeError, ValueError) as exc:
         raise WorkspaceError(f"{path}: bad value in section {name!r}: {exc}") from exc
+
+
+def _is_a(value: Any, expected: type) -> bool:
+    """Strict: no 2.5 -> 2, no "3" -> 3, no true -> 1. An int is accepted where a float is expected."""
+    if isinstance(value, bool) or expected is bool:
+        return isinstance(value, bool) and expected is bool
+    if expected is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, expected)
 
 
 def prefixed(prefix: str, values: dict) -> dict:

@@ -26,6 +26,7 @@ from components.models.conv_ae import ConvAutoencoder
 from components.models.mae import MaskedAutoencoder
 from components.models.masking import make_mask
 from components.models.recipes import train_inpainter
+from flows import lineage
 from flows.params import Params, params_sha256, prefixed
 from flows.workspace import Workspace
 
@@ -52,8 +53,9 @@ def train_featurenet(ws: Workspace, params: Params) -> dict[str, float]:
     net.eval()
     metrics = {"test_accuracy": accuracy(predict_batched(net, x_test, device=device), y_test),
                "final_loss": result.epoch_losses[-1], "seconds": result.seconds}
-    checkpoint.save(net, ws.models_dir / FEATURENET)
+    weights_sha = checkpoint.save(net, ws.models_dir / FEATURENET)
     _write_json(ws.metrics_dir / "featurenet.json", metrics)
+    lineage.index_featurenet(ws, weights_sha, [f"models/{FEATURENET}", "models/featurenet.json"])
     return metrics
 
 
@@ -91,7 +93,11 @@ def train_base(ws: Workspace, params: Params, family: str = "mae") -> registry.R
     weights_sha = checkpoint.save(model, ws.models_dir / f"{spec.stem}.pt")
     metrics_file = _write_json(ws.metrics_dir / f"{spec.stem}.json", metrics)
     grid = save_base_grid(model, x_test, y_test, params, ws.reports_dir / f"{spec.stem}_grid.png")
-    return _register_base(ws, params, spec, asdict(model.config), result, metrics, [grid, metrics_file], weights_sha)
+    version = _register_base(ws, params, spec, asdict(model.config), result, metrics, [grid, metrics_file], weights_sha)
+    files = [f"models/{spec.stem}.pt", f"models/{spec.stem}.json", f"reports/{spec.stem}_grid.png"]
+    lineage.index_base(ws, version.name, version.version, version.run_id, weights_sha, files)
+    lineage.sync_aliases(ws, registry.connect(ws.root, params.registry.experiment), version.name)
+    return version
 
 
 def save_base_grid(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, params: Params, path: Path) -> Path:
@@ -125,7 +131,6 @@ def _register_base(ws: Workspace, params: Params, spec: Family, model_config: di
     registry.move_alias(client, version.name, "champion", version.version, "base model trained by train_base")
     log.info("registered %s v%d as champion", version.name, version.version)
     return version
-
 
 
 def _write_json(path: Path, values: dict) -> Path:

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import ForgetflowError
+from components.ledger.lineage import SCHEMA as LINEAGE_SCHEMA
 
 REQUEST_STATES = ("pending", "processing", "done", "rejected", "failed")
-BATCH_STATES = ("running", "promoted", "needs_review", "failed", "rolled_back")
+BATCH_STATES = ("running", "promoted", "needs_review", "failed", "rejected", "rolled_back")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -31,9 +32,11 @@ CREATE TABLE IF NOT EXISTS batches (
     data_md5_after TEXT, error TEXT, details TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tombstones (
     sample_id TEXT PRIMARY KEY, request_id TEXT NOT NULL, batch_id TEXT NOT NULL, forgotten_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tombstones_batch ON tombstones (batch_id);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, entity TEXT NOT NULL, entity_id TEXT NOT NULL,
     event TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_entity ON events (entity_id);
 """
 
 
@@ -85,10 +88,25 @@ class Ledger:
         self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + LINEAGE_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def query(self, sql: str, args: tuple | list = ()) -> list[sqlite3.Row]:
+        """Read-only SQL for the indexes built on this ledger (lineage, purge records)."""
+        return self._db.execute(sql, args).fetchall()
+
+    def event(self, entity: str, entity_id: str, event: str, **detail: Any) -> None:
+        """Append one event on its own (for actions with no state row of their own)."""
+        with self.transaction() as db:
+            self._event(db, entity, entity_id, event, **detail)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -138,6 +156,10 @@ class Ledger:
     def tombstones(self) -> dict[str, str]:
         """sample_id -> request id, for every forgotten sample."""
         return {r["sample_id"]: r["request_id"] for r in self._db.execute("SELECT sample_id, request_id FROM tombstones")}
+
+    def forgotten_by(self) -> dict[str, str]:
+        """sample_id -> the promoted batch that forgot it."""
+        return {r["sample_id"]: r["batch_id"] for r in self._db.execute("SELECT sample_id, batch_id FROM tombstones")}
 
     # --- batches --------------------------------------------------------------------------
     def open_batch(self, method: str, max_requests: int) -> Batch | None:
@@ -218,17 +240,24 @@ class Ledger:
 
     def fail_batch(self, batch_id: str, error: str, max_attempts: int) -> None:
         """Roll the requests back to pending with the error (failed after `max_attempts`)."""
+        self._release(batch_id, "failed", error, max_attempts)
+
+    def reject_batch(self, batch_id: str, reason: str, max_attempts: int) -> None:
+        """A person refused a needs_review batch: its requests are released like a failed batch's."""
+        self._release(batch_id, "rejected", f"rejected: {reason}", max_attempts)
+
+    def _release(self, batch_id: str, status: str, error: str, max_attempts: int) -> None:
         batch = self.batch(batch_id)
         with self.transaction() as db:
             stamp = now()
-            db.execute("UPDATE batches SET status = 'failed', error = ?, updated_at = ? WHERE id = ?", (error, stamp, batch_id))
-            self._event(db, "batch", batch_id, "failed", error=error)
+            db.execute("UPDATE batches SET status = ?, error = ?, updated_at = ? WHERE id = ?", (status, error, stamp, batch_id))
+            self._event(db, "batch", batch_id, status, error=error)
             for request_id in batch.request_ids:
                 attempts = db.execute("SELECT attempts FROM requests WHERE id = ?", (request_id,)).fetchone()[0] + 1
-                status = "failed" if attempts >= max_attempts else "pending"
+                state = "failed" if attempts >= max_attempts else "pending"
                 db.execute("UPDATE requests SET status = ?, error = ?, attempts = ?, batch_id = NULL, updated_at = ? WHERE id = ?",
-                           (status, error, attempts, stamp, request_id))
-                self._event(db, "request", request_id, status, error=error, attempts=attempts)
+                           (state, error, attempts, stamp, request_id))
+                self._event(db, "request", request_id, state, error=error, attempts=attempts)
 
     def set_batch_status(self, batch_id: str, status: str, note: str) -> None:
         """For registry actions taken later (e.g. rollback of a promoted batch's model)."""
@@ -239,9 +268,13 @@ class Ledger:
             self._event(db, "batch", batch_id, status, note=note)
 
     def events(self, entity_id: str | None = None) -> list[dict[str, Any]]:
+        """The audit trail, oldest first; for a request, also the events of the batches it was in."""
         query, args = "SELECT * FROM events", ()
         if entity_id:
-            query, args = query + " WHERE entity_id = ?", (entity_id,)
+            batches = [r["detail"] for r in self._db.execute(
+                "SELECT detail FROM events WHERE entity_id = ? AND entity = 'request'", (entity_id,))]
+            ids = {entity_id} | {json.loads(d).get("batch_id") for d in batches} - {None}
+            query, args = query + f" WHERE entity_id IN ({','.join('?' * len(ids))})", tuple(sorted(ids))
         return [dict(r) | {"detail": json.loads(r["detail"])} for r in self._db.execute(query + " ORDER BY seq", args)]
 
 

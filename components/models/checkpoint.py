@@ -61,7 +61,19 @@ def read_meta(path: Path) -> dict:
     meta_path = path.with_suffix(".json")
     if not path.is_file() or not meta_path.is_file():
         raise CheckpointError(f"{path}: checkpoint or its {meta_path.name} is missing")
-    return json.loads(meta_path.read_text())
+    meta = json.loads(meta_path.read_text())
+    if "purged_by" in meta:
+        raise CheckpointError(f"{path}: weights purged by {meta['purged_by']} (trained on data it forgot); retrain to rebuild")
+    return meta
+
+
+def write_purged_stub(path: Path, batch_id: str) -> None:
+    """Replace a DVC stage's checkpoint by an empty file and a note saying who purged it, so the
+    pipeline stays consistent (`dvc status` clean) while no forgotten data stays in its weights."""
+    old = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").is_file() else {}
+    path.write_bytes(b"")
+    path.with_suffix(".json").write_text(json.dumps(
+        {"purged_by": batch_id, "kind": old.get("kind"), "weights_sha256_was": old.get("weights_sha256")}, indent=2, sort_keys=True) + "\n")
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> nn.Module:

@@ -85,9 +85,58 @@ def rollback(client: MlflowClient, name: str, reason: str) -> tuple[int, int]:
     return demoted, restored
 
 
-def delete_version(client: MlflowClient, name: str, version: int) -> None:
-    """Remove a half-registered version when its batch rolls back."""
+def remove_alias(client: MlflowClient, name: str, alias: str, version: int, reason: str) -> None:
+    """Take `alias` off `version`, recording why on the version (no silent moves)."""
+    client.delete_registered_model_alias(name, alias)
+    client.set_model_version_tag(name, str(version), f"alias.{alias}.removed", reason)
+
+
+def delete_version_and_run(client: MlflowClient, name: str, version: int) -> None:
+    """A rolled-back batch leaves nothing: its version, its run and the logged model's files go."""
+    mv = client.get_model_version(name, str(version))
     client.delete_model_version(name, str(version))
+    _collect(client, mv.run_id, _logged_model_id(mv.source))
+
+
+def purge_weights(client: MlflowClient, name: str, version: int, batch_id: str) -> bool:
+    """Delete a tainted version's run and weights for good; keep the version and its lineage tags,
+    marked `purged_by`. Returns False when there was nothing left to delete."""
+    mv = client.get_model_version(name, str(version))
+    if mv.tags.get("purged_by"):
+        return False
+    _collect(client, mv.run_id, _logged_model_id(mv.source))
+    client.set_model_version_tag(name, str(version), "purged_by", batch_id)
+    return True
+
+
+def _logged_model_id(source: str | None) -> str | None:
+    """MLflow 3 keeps a version's files with its logged model (`models:/m-…`), not with the run."""
+    return source.removeprefix("models:/") if source and source.startswith("models:/m-") else None
+
+
+def _collect(client: MlflowClient, run_id: str | None, model_id: str | None) -> None:
+    """Mark run and logged model deleted, then `mlflow gc` them (MLflow's own collector), in-process.
+
+    Only these ids are collected: gc without --logged-model-ids would take every deleted model."""
+    from mlflow.cli import gc
+
+    args = ["--backend-store-uri", client.tracking_uri]
+    for run in [run_id] if run_id else []:
+        try:
+            if client.get_run(run).info.lifecycle_stage != "deleted":
+                client.delete_run(run)
+        except MlflowException:
+            continue  # already collected
+        args += ["--run-ids", run]
+    if model_id:
+        try:
+            client.delete_logged_model(model_id)
+        except MlflowException:
+            model_id = None  # already collected
+        else:
+            args += ["--logged-model-ids", model_id]
+    if len(args) > 2:
+        gc.main(args=args, standalone_mode=False)
 
 
 def trace(client: MlflowClient, name: str, ref: str) -> list[LineageEntry]:

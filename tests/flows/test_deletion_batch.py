@@ -1,11 +1,13 @@
 """Deletion batches end to end with the real stack (Prefect, GX, MLflow, DVC, git) in tmp dirs."""
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -14,6 +16,7 @@ from mlflow import MlflowClient
 from components import ledger as ledgers
 from components import registry
 from components.data import read_manifest
+from components.errors import ForgetflowError
 from flows import batch_steps, workspace
 from flows.deletion_batch import BatchBusyError, batch_lock, run_batch
 from flows.params import load_params
@@ -45,6 +48,8 @@ def trained(tiny_workspace, prefect_api):
     prepare(ws, params)
     train_featurenet(ws, params)
     train_base(ws, params)
+    # what `dvc repro` records (stage outputs cached, in dvc.lock), without retraining in subprocesses
+    subprocess.run(["dvc", "commit", "--force", "train_featurenet", "train_base"], cwd=ws.root, check=True, capture_output=True)
     git(ws.root, "add", "-A")
     workspace.commit(ws.root, "base")
     return ws
@@ -77,6 +82,7 @@ def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
     ws, params = trained, load_params(trained.params_file)
     request_ids, removed = file_requests(ws)
     md5_before = ws.data_version()
+    featurenet_before = json.loads((ws.models_dir / "featurenet.json").read_text())["weights_sha256"]
 
     outcome = run_batch(ws, params)
 
@@ -84,7 +90,8 @@ def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
     uri = registry.tracking_uri(ws.root)
     client = MlflowClient(uri, uri)
     v2 = client.get_model_version(MODEL, "2")
-    assert registry.aliases(client, MODEL) == {"champion": 2, "previous-champion": 1}
+    assert registry.aliases(client, MODEL) == {"champion": 2}  # v1 saw the forgotten data: no previous-champion
+    assert "forgotten by batch-000001" in client.get_model_version(MODEL, "1").tags["alias.previous-champion.removed"]
     assert v2.tags["parent_version"] == "1" and v2.tags["deletion_batch_id"] == outcome.batch_id
     assert v2.tags["request_ids"] == ",".join(request_ids) and v2.tags["n_forget"] == str(len(removed))
     assert v2.tags["data_dvc_md5_before"] == md5_before and v2.tags["data_dvc_md5_after"] == ws.data_version() != md5_before
@@ -96,24 +103,58 @@ def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
     assert {(r.status, r.model_version) for r in book.requests()} == {("done", 2)} and set(book.tombstones()) == removed
     book.close()
     assert "promoted" in outcome.report.read_text() and "| unlearn |" in outcome.report.read_text()
-    from dvc.repo import Repo
+    assert dvc_status(ws) == "Data and pipelines are up to date."
 
-    with Repo(str(ws.root)) as repo:
-        assert not repo.status(targets=[str(ws.data_dvc)])
+    # purged automatically: forgotten PNGs out of the DVC cache, v1's weights out of MLflow and DVC
+    cached = {p.read_bytes() for p in (ws.root / ".dvc" / "cache").rglob("*") if p.is_file()}
+    forgotten_pngs = [p for p in forgotten_files(ws, removed)]
+    assert forgotten_pngs and not any(png in cached for png in forgotten_pngs if png not in kept_bytes(ws))
+    v1 = client.get_model_version(MODEL, "1")
+    assert v1.tags["purged_by"] == "batch-000001" and v1.tags["stage"] == "base"  # the entry and lineage stay
+    with pytest.raises(Exception, match="No such artifact|RESOURCE_DOES_NOT_EXIST|cannot load"):
+        registry.load_inpainter(MODEL, "1")
+    assert json.loads((ws.models_dir / "base.json").read_text())["purged_by"] == "batch-000001"
+    assert json.loads((ws.models_dir / "featurenet.json").read_text())["weights_sha256"] != featurenet_before
 
     assert run_batch(ws, params).status == "idle"  # rerun: nothing pending, no new version
     assert len(client.search_model_versions(f"name='{MODEL}'")) == 2
     assert prepare(ws, params, force=True).data_md5 == ws.data_version()  # forgotten samples stay forgotten
     assert [e.version for e in registry.trace(client, MODEL, "champion")] == [2, 1]
 
-    from flows.registry_ops import rollback
+    from components.errors import RegistryError
+    from flows.registry_ops import promote_version, rollback
 
-    assert rollback(ws, params, "outputs looked wrong") == (2, 1)
-    assert registry.aliases(client, MODEL) == {"champion": 1}  # v1 has no parent: no previous-champion left
-    assert "outputs looked wrong" in client.get_model_version(MODEL, "2").tags["rolled_back"]
-    book = ledgers.Ledger(ws.ledger_path)
-    assert book.batch(outcome.batch_id).status == "rolled_back" and set(book.tombstones()) == removed
-    book.close()
+    with pytest.raises(RegistryError, match="nothing to roll back to"):
+        rollback(ws, params, "outputs looked wrong")
+    with pytest.raises(RegistryError, match="batch-000001"):
+        promote_version(ws, params, "1", force=True, reason="I insist")  # no flag bypasses forgotten data
+    assert registry.aliases(client, MODEL) == {"champion": 2}
+
+    from flows.purge import checkout_data, purge
+
+    assert not purge(ws, params).removed_anything  # idempotent
+    with pytest.raises(ForgetflowError, match="purged by batch-000001"):
+        checkout_data(ws, "HEAD~3")
+
+
+def dvc_status(ws):
+    done = subprocess.run(["dvc", "status", "train_featurenet", "train_base", "data.dvc", "models/unlearned.dvc"],
+                          cwd=ws.root, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def forgotten_files(ws, removed):
+    """The bytes of forgotten images, rebuilt from the source (data/ no longer has them)."""
+    from components.data import load_source, materialise
+
+    params = load_params(ws.params_file)
+    out = ws.root.parent / "rebuilt"
+    materialise(load_source(Path(params.data.source)), params.data, out)
+    return [p.read_bytes() for p in out.rglob("*.png") if p.stem in removed]
+
+
+def kept_bytes(ws):
+    return {p.read_bytes() for p in ws.data_dir.rglob("*.png")}
 
 
 def test_failed_gates_leave_a_challenger_and_a_person_can_promote_it(trained):
