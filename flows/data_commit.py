@@ -76,6 +76,7 @@ def finalize(ws: Workspace, batch_id: str) -> None:
     shutil.rmtree(scratch / "trash", ignore_errors=True)
     shutil.rmtree(scratch / "backup", ignore_errors=True)
     (scratch / "copied.txt").unlink(missing_ok=True)
+    (scratch / "cache_before.txt").unlink(missing_ok=True)
 
 
 def undo(ws: Workspace, batch_id: str) -> None:
@@ -113,6 +114,12 @@ def undo(ws: Workspace, batch_id: str) -> None:
         for name in POINTERS:  # one at a time: a pathspec git does not know must not stop the others
             git(ws.root, "reset", "-q", "--", name)
         shutil.rmtree(backup)
+    listing = scratch / "cache_before.txt"
+    if listing.is_file():  # objects the undone `dvc add` cached (new listings, the checkpoint) go too
+        before = set(listing.read_text().split())
+        for rel in _cache_files(ws) - before:
+            (ws.root / ".dvc" / "cache" / rel).unlink()
+        listing.unlink()
 
 
 def read_forgotten(path: Path) -> set[str]:
@@ -122,9 +129,16 @@ def read_forgotten(path: Path) -> set[str]:
         return {row["sample_id"] for row in csv.DictReader(fh)}
 
 
+def _cache_files(ws: Workspace) -> set[str]:
+    cache = ws.root / ".dvc" / "cache"
+    return {str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file()} if cache.is_dir() else set()
+
+
 def _back_up(ws: Workspace, backup: Path) -> None:
     if backup.is_dir():  # a resumed commit keeps the first, pre-batch backup
         return
+    backup.mkdir(parents=True)
+    (backup.parent / "cache_before.txt").write_text("".join(f"{p}\n" for p in sorted(_cache_files(ws))))
     for name in POINTERS:
         target = backup / name
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """Deletion batches end to end with the real stack (Prefect, GX, MLflow, DVC, git) in tmp dirs."""
 
+import contextlib
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ from components import ledger as ledgers
 from components import registry
 from components.data import read_manifest
 from components.errors import ForgetflowError
+from components.ledger import lineage
 from flows import batch_steps, workspace
 from flows.deletion_batch import BatchBusyError, batch_lock, run_batch
 from flows.params import load_params
@@ -73,9 +75,17 @@ def snapshot(ws):
     client = MlflowClient(registry.tracking_uri(ws.root), registry.tracking_uri(ws.root))
     files = {str(p.relative_to(ws.data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
              for p in sorted(ws.data_dir.rglob("*")) if p.is_file()}
+    experiment = client.get_experiment_by_name("forgetflow").experiment_id
+    book = ledgers.Ledger(ws.ledger_path)
+    ledger_state = {"tombstones": book.tombstones(), "artifacts": sorted(lineage.artifacts(book)),
+                    "aliases": lineage.aliases(book), "requests": [r.status for r in book.requests()]}
+    book.close()
     return {"aliases": registry.aliases(client, MODEL), "versions": len(client.search_model_versions(f"name='{MODEL}'")),
-            "data": files, "data.dvc": ws.data_dvc.read_text(), "head": git(ws.root, "rev-parse", "HEAD"),
-            "tags": git(ws.root, "tag"), "forgotten": ws.forgotten_file.exists()}
+            "runs": len(client.search_runs([experiment])), "data": files, "data.dvc": ws.data_dvc.read_text(),
+            "head": git(ws.root, "rev-parse", "HEAD"), "tags": git(ws.root, "tag"), "forgotten": ws.forgotten_file.exists(),
+            "dvc_cache": sorted(str(p.relative_to(ws.root)) for p in (ws.root / ".dvc" / "cache").rglob("*") if p.is_file()),
+            "unlearned": sorted(p.name for p in (ws.root / "models" / "unlearned").glob("*")) if (ws.root / "models" / "unlearned").is_dir() else [],
+            "ledger": ledger_state}
 
 
 def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
@@ -198,7 +208,11 @@ def test_a_fault_in_any_step_leaves_everything_as_before(trained, monkeypatch, s
     outcome = run_batch(ws, params)
 
     assert outcome.status == "failed" and f"injected fault after {step}" in outcome.error
-    assert snapshot(ws) == before
+    after = snapshot(ws)
+    assert after["ledger"]["requests"] == ["pending"] * 3  # released, with the error (checked below)
+    assert {k: v for k, v in after.items() if k != "ledger"} == {k: v for k, v in before.items() if k != "ledger"}
+    assert {k: v for k, v in after["ledger"].items() if k != "requests"} == {
+        k: v for k, v in before["ledger"].items() if k != "requests"}
     book = ledgers.Ledger(ws.ledger_path)
     assert all(r.status == "pending" and "injected" in r.error for r in book.requests())
     book.close()
@@ -261,3 +275,103 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, cli_env
     assert '"batch_id": "batch-000001"' in done.stdout and '"status": "promoted"' in done.stdout
     uri = registry.tracking_uri(ws.root)
     assert len(MlflowClient(uri, uri).search_model_versions(f"name='{MODEL}'")) == 2
+
+
+def test_sigkill_after_the_data_commit_finishes_forward_on_the_next_run(trained, cli_env):
+    ws, params = trained, load_params(trained.params_file)
+    _, removed = file_requests(ws)
+    code = ("import os, signal, sys\nimport flows.batch_steps as steps\nreal = steps.commit_data\n"
+            "def commit_then_die(*a, **k):\n    real(*a, **k)\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "steps.commit_data = commit_then_die\nfrom flows.cli import app\napp(['-w', sys.argv[1], 'run'])\n")
+    killed = subprocess.Popen([sys.executable, "-c", code, str(ws.root)], env=cli_env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert killed.wait(timeout=300) == -signal.SIGKILL
+    finally:  # the killed run's own children (its temporary Prefect API) die with it
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(killed.pid, signal.SIGKILL)
+    book = ledgers.Ledger(ws.ledger_path)
+    assert book.running_batch().step == "commit_data" and not book.tombstones()  # data committed, ledger not yet
+    book.close()
+    assert git(ws.root, "tag") == "forget-batch-000001"
+
+    outcome = run_batch(ws, params)
+
+    assert (outcome.batch_id, outcome.status, outcome.model_version) == ("batch-000001", "promoted", 2)
+    uri = registry.tracking_uri(ws.root)
+    client = MlflowClient(uri, uri)
+    assert len(client.search_model_versions(f"name='{MODEL}'")) == 2 and registry.aliases(client, MODEL) == {"champion": 2}
+    book = ledgers.Ledger(ws.ledger_path)
+    assert set(book.tombstones()) == removed and {r.status for r in book.requests()} == {"done"}
+    book.close()
+    assert not removed & {s.sample_id for s in read_manifest(ws.data_dir)}
+    assert client.get_model_version(MODEL, "1").tags["purged_by"] == "batch-000001"
+    assert sorted(p.suffix for p in (ws.root / "models" / "unlearned").iterdir()) == [".json", ".pt"]
+    assert not git(ws.root, "status", "--porcelain")
+
+
+def test_a_rejected_review_releases_its_requests_and_drops_the_challenger(trained):
+    write_params(trained.root, {"gates": {"forget_min_drop": 10.0}})
+    ws, params = trained, load_params(trained.params_file)
+    file_requests(ws)
+    assert run_batch(ws, params).status == "needs_review"
+
+    from flows.transaction import reject
+
+    batch = reject(ws, params, "batch-000001", "grids look wrong")
+
+    assert batch.status == "rejected"
+    uri = registry.tracking_uri(ws.root)
+    client = MlflowClient(uri, uri)
+    assert registry.aliases(client, MODEL) == {"champion": 1}
+    assert client.get_model_version(MODEL, "2").tags["rejected"] == "grids look wrong"
+    book = ledgers.Ledger(ws.ledger_path)
+    assert {r.status for r in book.requests()} == {"pending"} and not book.tombstones()
+    book.close()
+    assert not (ws.root / "models" / "unlearned").exists()  # the checkpoint never left the batch's scratch
+
+
+def test_the_compliance_commands_answer_from_the_ledger(trained, tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    ws, params = trained, load_params(trained.params_file)
+    _, removed = file_requests(ws)
+    kept = next(s.sample_id for s in read_manifest(ws.data_dir) if s.split == "train" and s.sample_id not in removed)
+    cli = CliRunner()
+    before = cli.invoke(app, ["-w", str(ws.root), "contains", kept, "--json"])
+    assert before.exit_code == 1 and "forgetflow-mae/v1@champion" in before.output  # the base holds it, and serves
+
+    assert run_batch(ws, params).status == "promoted"
+
+    gone = cli.invoke(app, ["-w", str(ws.root), "contains", "--label", "Trouser", "--json"])
+    answer = json.loads(gone.output)
+    assert gone.exit_code == 0 and answer["forgotten_by"] == ["batch-000001"] and not answer["serving_contains"]
+    rows = {r["artifact"]: r for r in answer["artifacts"]}
+    assert rows["forgetflow-mae/v1"]["purged_by"] == "batch-000001" and rows["forgetflow-mae/v1"]["trained_on"] > 0
+    assert rows["forgetflow-mae/v2"]["unlearned_by"] == {"batch-000001": rows["forgetflow-mae/v1"]["trained_on"]}
+    assert cli.invoke(app, ["-w", str(ws.root), "contains", kept]).exit_code == 1  # v2 still holds what it kept
+    assert cli.invoke(app, ["-w", str(ws.root), "contains", "../etc/passwd"]).exit_code == 2
+    assert cli.invoke(app, ["-w", str(ws.root), "contains", "fm-train-999999"]).exit_code == 2
+    again = cli.invoke(app, ["-w", str(ws.root), "request", "--label", "Trouser"])
+    assert again.exit_code == 0 and "already forgotten by batch-000001" in again.output
+
+    trail = cli.invoke(app, ["-w", str(ws.root), "events", "--request", "req-000001", "--json"])
+    assert {"filed", "processing", "done", "promoted", "purged"} <= {e["event"] for e in json.loads(trail.output)}
+
+    cert = tmp_path / "cert.json"
+    assert cli.invoke(app, ["-w", str(ws.root), "certificate", "batch-000001", "--out", str(cert)]).exit_code == 0
+    body = json.loads(cert.read_text())
+    assert body["forgotten"]["n_samples"] > 0 and body["git"]["tag"] == "forget-batch-000001" and body["purge"]
+    assert cli.invoke(app, ["-w", str(ws.root), "certificate", "--verify", str(cert)]).exit_code == 0
+    page = tmp_path / "cert.html"
+    assert cli.invoke(app, ["-w", str(ws.root), "certificate", "batch-000001", "--out", str(page)]).exit_code == 0
+    assert "Deletion certificate: batch-000001" in page.read_text() and "<img" not in page.read_text()
+    evaluation = ws.batch_dir("batch-000001") / "evaluation.json"
+    evaluation.write_text(evaluation.read_text().replace("true", "false"))
+    tampered = cli.invoke(app, ["-w", str(ws.root), "certificate", "--verify", str(cert)])
+    assert tampered.exit_code == 1 and "evaluation.json" in tampered.output
+
+    assert "nothing to remove" in cli.invoke(app, ["-w", str(ws.root), "purge"]).output
+    assert cli.invoke(app, ["-w", str(ws.root), "purge", "batch-000009"]).exit_code == 2

@@ -71,9 +71,40 @@ def test_batch_lifecycle_records_tombstones_and_an_append_only_history(ledger, m
     ledger.finish_batch(batch.id, "promoted", model_version=2)
     done = ledger.request(request.id)
     assert done.status == "done" and done.model_version == 2 and ledger.tombstones() == {manifest[0].sample_id: request.id}
-    assert [e["event"] for e in ledger.events(request.id)] == ["filed", "processing", "done"]
-    again = file_request(ledger, manifest, "sample", [manifest[0].sample_id])  # already forgotten: idempotent
-    assert not again.created and again.request.id == request.id
+    trail = ledger.events(request.id)  # the request's own events, and those of the batch it was in
+    assert [e["event"] for e in trail if e["entity"] == "request"] == ["filed", "processing", "done"]
+    assert [e["event"] for e in trail if e["entity"] == "batch"] == ["opened", "step:extract", "promoted"]
+    again = file_request(ledger, manifest, "sample", [manifest[0].sample_id])  # already forgotten: nothing queued
+    assert not again.created and again.request is None and again.forgotten_by == (batch.id,)
+    assert again.message() == f"already forgotten by {batch.id}; nothing queued"
+
+
+def test_a_class_forgotten_yesterday_is_already_forgotten_not_unknown(ledger, manifest):
+    from components.ledger import lineage
+
+    lineage.record_samples(ledger, "md5:train", manifest)  # what registering a model trained on it catalogues
+    label = manifest[0].label_name
+    request = file_request(ledger, manifest, "label", [label]).request
+    batch = ledger.open_batch("encoder-noise", 10)
+    ledger.finish_batch(batch.id, "promoted", model_version=2)
+    remaining = [s for s in manifest if s.label_name != label]  # the class left data/
+
+    again = file_request(ledger, remaining, "label", [label.upper()])
+
+    assert not again.created and again.forgotten_by == (batch.id,) and len(ledger.requests()) == 1
+    assert request.status == "pending"
+    with pytest.raises(IntakeError, match="unknown label"):
+        file_request(ledger, remaining, "label", ["Spaceship"])
+
+
+def test_reject_releases_requests_like_a_failure(ledger, manifest):
+    request = file_request(ledger, manifest, "sample", [manifest[0].sample_id]).request
+    batch = ledger.open_batch("encoder-noise", 10)
+    ledger.finish_batch(batch.id, "needs_review", model_version=2)
+    assert ledger.request(request.id).status == "processing"
+    ledger.reject_batch(batch.id, "grids look wrong", max_attempts=3)
+    assert ledger.batch(batch.id).status == "rejected"
+    assert ledger.request(request.id).status == "pending" and "grids look wrong" in ledger.request(request.id).error
 
 
 def test_a_failed_batch_returns_requests_to_pending_until_max_attempts(ledger, manifest):
