@@ -339,11 +339,18 @@ def test_the_compliance_commands_answer_from_the_ledger(trained, tmp_path):
     ws, params = trained, load_params(trained.params_file)
     _, removed = file_requests(ws)
     kept = next(s.sample_id for s in read_manifest(ws.data_dir) if s.split == "train" and s.sample_id not in removed)
+    remote = tmp_path / "remote"  # a local-directory DVC remote that already holds the data to forget
+    subprocess.run(["dvc", "remote", "add", "-d", "store", str(remote)], cwd=ws.root, check=True, capture_output=True)
+    subprocess.run(["dvc", "push"], cwd=ws.root, check=True, capture_output=True)
+    pushed = {p.read_bytes() for p in remote.rglob("*") if p.is_file()}
+    assert any(png in pushed for png in forgotten_files(ws, removed))
     cli = CliRunner()
     before = cli.invoke(app, ["-w", str(ws.root), "contains", kept, "--json"])
     assert before.exit_code == 1 and "forgetflow-mae/v1@champion" in before.output  # the base holds it, and serves
 
     assert run_batch(ws, params).status == "promoted"
+    in_remote = {p.read_bytes() for p in remote.rglob("*") if p.is_file()}
+    assert not [png for png in forgotten_files(ws, removed) if png in in_remote and png not in kept_bytes(ws)]
 
     gone = cli.invoke(app, ["-w", str(ws.root), "contains", "--label", "Trouser", "--json"])
     answer = json.loads(gone.output)
