@@ -51,7 +51,7 @@ def trained(tiny_workspace, prefect_api):
     train_featurenet(ws, params)
     train_base(ws, params)
     # what `dvc repro` records (stage outputs cached, in dvc.lock), without retraining in subprocesses
-    subprocess.run(["dvc", "commit", "--force", "train_featurenet", "train_base"], cwd=ws.root, check=True, capture_output=True)
+    dvc(ws.root, "commit", "--force", "train_featurenet", "train_base")
     git(ws.root, "add", "-A")
     workspace.commit(ws.root, "base")
     return ws
@@ -147,10 +147,13 @@ def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
         checkout_data(ws, "HEAD~3")
 
 
+def dvc(root, *args):
+    """The dvc CLI of this interpreter's environment (CI runs pytest without the venv on PATH)."""
+    return subprocess.run(["dvc", *args], cwd=root, env=workspace.tool_env(), check=True, capture_output=True, text=True)
+
+
 def dvc_status(ws):
-    done = subprocess.run(["dvc", "status", "train_featurenet", "train_base", "data.dvc", "models/unlearned.dvc"],
-                          cwd=ws.root, capture_output=True, text=True)
-    return done.stdout.strip()
+    return dvc(ws.root, "status", "train_featurenet", "train_base", "data.dvc", "models/unlearned.dvc").stdout.strip()
 
 
 def forgotten_files(ws, removed):
@@ -340,8 +343,8 @@ def test_the_compliance_commands_answer_from_the_ledger(trained, tmp_path):
     _, removed = file_requests(ws)
     kept = next(s.sample_id for s in read_manifest(ws.data_dir) if s.split == "train" and s.sample_id not in removed)
     remote = tmp_path / "remote"  # a local-directory DVC remote that already holds the data to forget
-    subprocess.run(["dvc", "remote", "add", "-d", "store", str(remote)], cwd=ws.root, check=True, capture_output=True)
-    subprocess.run(["dvc", "push"], cwd=ws.root, check=True, capture_output=True)
+    dvc(ws.root, "remote", "add", "-d", "store", str(remote))
+    dvc(ws.root, "push")
     pushed = {p.read_bytes() for p in remote.rglob("*") if p.is_file()}
     assert any(png in pushed for png in forgotten_files(ws, removed))
     cli = CliRunner()
