@@ -17,7 +17,7 @@ def contains(ws: Workspace, params: Params, kind: str, selector: list[str]) -> d
     manifest = data.read_manifest(ws.data_dir) if (ws.data_dir / data.MANIFEST_NAME).is_file() else []
     with ledgers.Ledger(ws.ledger_path) as book:
         forgotten = book.forgotten_by()
-        everything = {s.sample_id: s for s in manifest} | {s.sample_id: s for s in index.catalogue(book, _all_ids(book))}
+        everything = {s.sample_id: s for s in manifest} | {s.sample_id: s for s in index.catalogue(book)}
         ids = ledgers.resolve(list(everything.values()), kind, selector, forgotten)
         rows = index.contains(book, ids)
     serving = set(serving_aliases(params.registry.challenger_serves))
@@ -31,7 +31,3 @@ def contains(ws: Workspace, params: Params, kind: str, selector: list[str]) -> d
             "forgotten_by": sorted({forgotten[i] for i in ids if i in forgotten}), "serving_aliases": sorted(serving),
             "serving_contains": [f"{r['artifact']}@{','.join(sorted(set(r['aliases']) & serving))}" for r in holding],
             "artifacts": out}
-
-
-def _all_ids(book: ledgers.Ledger) -> list[str]:
-    return [r["sample_id"] for r in book.query("SELECT sample_id FROM catalogue")]

@@ -20,7 +20,7 @@ from components.errors import DataValidationError
 from flows import batch_steps as steps
 from flows import transaction
 from flows.params import Params, load_params
-from flows.transaction import BatchBusyError, BatchOutcome, batch_lock  # noqa: F401 - re-exported for callers
+from flows.transaction import BatchOutcome
 from flows.workspace import Workspace
 
 TASK_OPTIONS = {"cache_policy": NO_CACHE, "persist_result": False}

@@ -30,11 +30,11 @@ from components import registry
 from components.errors import BadInputError, ForgetflowError
 from components.ledger import lineage as index
 from flows import lineage
+from flows.data_commit import UNLEARNED_DIR
 from flows.params import Params
 from flows.workspace import Workspace, commit, git, tool_env
 
 log = logging.getLogger(__name__)
-UNLEARNED_DIR = Path("models") / "unlearned"
 STAGE_OF = {"models/base.pt": "train_base", "models/conv_ae.pt": "train_conv_ae"}
 
 

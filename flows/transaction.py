@@ -144,27 +144,23 @@ def move_aliases_off_tainted(ws: Workspace, client) -> None:
     to the newest clean older version (usually none: every older version saw the data) or goes."""
     with ledgers.Ledger(ws.ledger_path) as book:
         tainted = lineage.tainted_artifacts(book)
-        models = sorted({a.model_name for a in index.artifacts(book).values() if a.model_name})
-        purged = {a.id for a in index.artifacts(book).values() if a.purged_by}
-    for name in models:
+        artifacts = index.artifacts(book)
+    unusable = set(tainted) | {a.id for a in artifacts.values() if a.purged_by}
+    for name in sorted({a.model_name for a in artifacts.values() if a.model_name}):
         current = registry.aliases(client, name)
+        versions = sorted(a.version for a in artifacts.values() if a.model_name == name and a.version)
         for alias, version in current.items():
             artifact_id = index.version_id(name, version)
-            if artifact_id not in tainted and artifact_id not in purged:
+            if artifact_id not in unusable:
                 continue
             reason = f"v{version} holds data forgotten by {', '.join(tainted.get(artifact_id, ['a purge']))}"
-            clean = [v for v in _versions(ws, name) if v < version and index.version_id(name, v) not in tainted
-                     and index.version_id(name, v) not in purged and v not in current.values()]
+            clean = [v for v in versions if v < version and index.version_id(name, v) not in unusable
+                     and v not in current.values()]
             if alias == "previous-champion" and clean:
                 registry.move_alias(client, name, alias, clean[-1], f"moved off v{version}: {reason}")
             else:
                 registry.remove_alias(client, name, alias, version, reason)
         lineage.sync_aliases(ws, client, name)
-
-
-def _versions(ws: Workspace, name: str) -> list[int]:
-    with ledgers.Ledger(ws.ledger_path) as book:
-        return sorted(a.version for a in index.artifacts(book).values() if a.model_name == name and a.version)
 
 
 def _record_aliases_after(ws: Workspace, params: Params, batch_id: str) -> None:

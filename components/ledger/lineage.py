@@ -222,9 +222,9 @@ def _artifact(row) -> Artifact:
                     row["data_md5"], row["weights_sha256"], json.loads(row["files"]), row["run_id"], row["purged_by"])
 
 
-def catalogue(ledger: Ledger, sample_ids: Iterable[str]) -> list[Sample]:
-    """Catalogued rows of samples that left data/ (relpath and sha256 are not kept: no pointer to pixels)."""
-    wanted = set(sample_ids)
-    rows = ledger.query("SELECT * FROM catalogue") if wanted else []
+def catalogue(ledger: Ledger, sample_ids: Iterable[str] | None = None) -> list[Sample]:
+    """Catalogued rows (all, or those of `sample_ids`); relpath and sha256 are not kept: no pointer to pixels."""
+    wanted = None if sample_ids is None else set(sample_ids)
+    rows = ledger.query("SELECT * FROM catalogue") if wanted is None or wanted else []
     return [Sample(r["sample_id"], r["subject_id"], r["label"], r["label_name"], r["split"], "", "")
-            for r in rows if r["sample_id"] in wanted]
+            for r in rows if wanted is None or r["sample_id"] in wanted]

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 from mlflow import MlflowClient
 
 from components import ledger as ledgers
@@ -20,7 +19,8 @@ from components.data import read_manifest
 from components.errors import ForgetflowError
 from components.ledger import lineage
 from flows import batch_steps, workspace
-from flows.deletion_batch import BatchBusyError, batch_lock, run_batch
+from flows.deletion_batch import run_batch
+from flows.transaction import BatchBusyError, batch_lock
 from flows.params import load_params
 from flows.train_base import train_base, train_featurenet
 from flows.prepare import prepare
