@@ -1,12 +1,24 @@
-"""Every unlearning method against the retrain oracle, measured in one process on the same data.
+"""Can forgetting be certified? Every method against independently seeded retrain oracles, in one
+process, on the same data, with seeds, confidence intervals and a membership attack that is shown
+to work on a positive control.
 
-    python -m benchmarks.unlearning_vs_retrain [-w WORKSPACE] [--families mae conv-ae] [--methods ...]
+    python -m benchmarks.unlearning_vs_retrain -w WORKSPACE [--seeds 3] [--oracles 2] [--methods ...]
+        [--scenarios class sample] [--base-checkpoint PATH] [--name STEM]
 
-For each model family and each scenario (one whole class; ~1% of training samples chosen by data
-subject) it times and evaluates the original model, every method and the oracle (retrain from
-scratch on D \\ D_F with the base recipe), then writes benchmarks/results/<date>-<host>.json, a
-markdown table beside it, plots, and logs everything to the MLflow experiment `forgetflow-benchmark`.
-Not part of the test suite: on 2 CPUs a full run takes tens of minutes.
+`--base-checkpoint` trains the base once and reuses it (load if the file exists, else train and
+save), so the two scenarios can run as two single-threaded processes side by side (on 2 cores
+that is ~1.9x the throughput of one process with 2 threads); `python -m benchmarks.report A.json
+B.json` merges their results into one table.
+
+WORKSPACE is a prepared forgetflow workspace (`forgetflow init DIR`, set `data.train_per_class`,
+`forgetflow -w DIR prepare`); its params.yaml gives the recipe: base and oracles are trained with
+`train:` (the same recipe), unlearning with `unlearn:`. Per model family and scenario — one whole
+class (a label request), ~1% of the training split chosen by data subject (subject requests) — the
+forget/retain/evaluation split is the product's own (`split_for_batch`, `evaluation_sets`).
+All images are loaded into memory before anything is timed.
+
+Writes benchmarks/results/<date>-<host>.json (+ .md and figures) and logs to the MLflow experiment
+`forgetflow-benchmark`. Not part of the test suite: it trains 1 + 2 x oracles models per family.
 """
 
 from __future__ import annotations
@@ -18,243 +30,256 @@ import json
 import platform
 import socket
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
 
 import torch
 
 from components import data, registry
+from components.data.forget_set import evaluation_sets, split_for_batch, spread
 from components.device import pick_device, seed_everything
-from components.evaluation import forgetting, grids, membership, plots
+from components.evaluation import baselines, forgetting, grids, membership, references
+from components.evaluation.stats import images_for_accuracy, mean_ci
 from components.models import checkpoint
+from components.models.configs import FitConfig
 from components.models.masking import make_mask
 from components.models.recipes import train_inpainter
 from components.unlearning.config import METHODS
 from components.unlearning.methods import unlearn
 from flows import workspace
 from flows.params import Params, load_params
-from flows.prepare import prepare
 from flows.train_base import FAMILIES, FEATURENET, train_featurenet
 
 RESULTS = Path(__file__).parent / "results"
-ALPHAS = (0.05, 0.1, 0.25, 0.5, 1.0)
-HOLES, BORDERS = (8, 12, 16, 20, 24), (2, 4, 6, 8, 10)
-MIA_MASK = ("centre", 16)
+CLASS_LABEL = 7  # Sneaker
+SAMPLE_FRACTION = 0.01
 
 
-def scenario_ids(samples: list[data.Sample], kind: str, label: int, fraction: float) -> dict[str, list[str]]:
-    """Forget / retain / proxy / evaluation / membership id lists for one scenario."""
-    train = [s for s in samples if s.split == "train"]
-    test = [s for s in samples if s.split == "test"]
+class Data:
+    """Every image of the workspace, loaded once (and verified) before anything is timed."""
+
+    def __init__(self, ws: workspace.Workspace) -> None:
+        self.samples = data.read_manifest(ws.data_dir)
+        data.verify_files(ws.data_dir, self.samples)
+        self.index = {s.sample_id: k for k, s in enumerate(self.samples)}
+        self.x = data.load_images(ws.data_dir, self.samples)
+        self.y = data.load_labels(self.samples)
+        self.split_of = {s.sample_id: s.split for s in self.samples}
+        self.label_of = {s.sample_id: s.label for s in self.samples}
+
+    def images(self, ids: list[str]) -> torch.Tensor:
+        return self.x[[self.index[i] for i in ids]]
+
+    def labels(self, ids: list[str]) -> torch.Tensor:
+        return self.y[[self.index[i] for i in ids]]
+
+    def ids(self, split: str) -> list[str]:
+        return [s.sample_id for s in self.samples if s.split == split]
+
+
+def scenario_lists(d: Data, kind: str, params: Params) -> dict[str, list[str]]:
+    """The product's split for a class request (label 7) or for subject requests covering ~1% of train."""
     if kind == "class":
-        forget = [s for s in train if s.label == label]
-        gone_labels = {label}
-    else:  # whole subjects, in hash order, until `fraction` of the training split
+        requested = {s.sample_id for s in d.samples if s.label == CLASS_LABEL}
+        labels = {CLASS_LABEL}
+    else:
+        train = [s for s in d.samples if s.split == "train"]
         order = sorted({s.subject_id for s in train}, key=lambda x: hashlib.sha256(x.encode()).hexdigest())
-        chosen, forget = set(), []
+        requested, labels = set(), set()
         for subject in order:
-            if len(forget) >= fraction * len(train):
+            if sum(d.split_of[i] == "train" for i in requested) >= SAMPLE_FRACTION * len(train):
                 break
-            chosen.add(subject)
-            forget += [s for s in train if s.subject_id == subject]
-        gone_labels = set()
-    forget_ids = {s.sample_id for s in forget}
-    retain = [s for s in train if s.sample_id not in forget_ids and s.label not in gone_labels]
-    held_out = [s for s in test if s.label not in gone_labels]
-    same_classes = [s for s in test if s.label in {f.label for f in forget}]
-    members = [s.sample_id for s in forget][: len(same_classes)]
-    return {
-        "forget": [s.sample_id for s in forget],
-        "retain_all": [s.sample_id for s in retain],
-        "retain": sorted((s.sample_id for s in retain), key=lambda x: hashlib.sha256(x.encode()).hexdigest())[:1000],
-        "proxy": [s.sample_id for s in held_out[1::2]],
-        "eval_forget": [s.sample_id for s in (same_classes if kind == "class" else forget)],
-        "eval_retain": [s.sample_id for s in held_out[0::2]],
-        "mia_members": members,
-        "mia_non_members": [s.sample_id for s in same_classes][: len(members)],
-    }
+            requested |= {s.sample_id for s in d.samples if s.subject_id == subject}
+    lists = split_for_batch(d.samples, requested, labels, params.unlearn.retain_samples, params.unlearn.seed).lists()
+    lists["retrain"] = [i for i in d.ids("train") if i not in requested]  # D \ D_F: the oracle's training set
+    return lists
 
 
 class Bench:
     def __init__(self, ws: workspace.Workspace, params: Params, out: Path) -> None:
         self.ws, self.params, self.out, self.device = ws, params, out, pick_device()
-        self.samples = {s.sample_id: s for s in data.read_manifest(ws.data_dir)}
-        self._cache: dict[str, torch.Tensor] = {}
+        self.d = Data(ws)
         if not (ws.models_dir / FEATURENET).is_file():
             train_featurenet(ws, params)
         self.featurenet = checkpoint.load(ws.models_dir / FEATURENET)
+        self.masks = params.evaluate.masks()
+        self.n_eval = images_for_accuracy(params.evaluate.accuracy_ci)
 
-    def images(self, ids: list[str]) -> torch.Tensor:
-        key = hashlib.sha256("\n".join(ids).encode()).hexdigest()
-        if key not in self._cache:
-            self._cache[key] = data.load_images(self.ws.data_dir, [self.samples[i] for i in ids])
-        return self._cache[key]
-
-    def labels(self, ids: list[str]) -> torch.Tensor:
-        return data.load_labels([self.samples[i] for i in ids])
-
-    def base(self, family: str) -> tuple[torch.nn.Module, float | None]:
-        """The family's DVC-trained base checkpoint if present, else trained here (and timed)."""
-        path = self.ws.models_dir / f"{FAMILIES[family].stem}.pt"
-        if path.is_file():
-            return checkpoint.load(path), None
+    def train(self, family: str, ids: list[str], seed: int, desc: str) -> tuple[torch.nn.Module, float]:
+        """The base recipe (`train:`) from scratch; base and oracles alike."""
+        seed_everything(seed)
         model = FAMILIES[family].build(self.params)
-        train_ids = [i for i, s in self.samples.items() if s.split == "train"]
-        result = train_inpainter(model, self.images(train_ids), self.params.train, self.device,
-                                 seed_everything(self.params.train.seed), desc=f"base {family}")
+        result = train_inpainter(model, self.d.images(ids), replace(self.params.train, seed=seed), self.device,
+                                 torch.Generator().manual_seed(seed), desc=desc)
         return model, result.seconds
 
-    def measure(self, model: torch.nn.Module, ids: dict[str, list[str]], oracle: torch.nn.Module | None) -> dict:
-        masks = self.params.evaluate.masks()
+    def base(self, family: str, path: Path | None) -> tuple[torch.nn.Module, float]:
+        """Train the base (timed), or load the one a previous process trained and timed."""
+        if path is not None and path.is_file():
+            return checkpoint.load(path), float(checkpoint.read_meta(path)["train_seconds"])
+        model, seconds = self.train(family, self.d.ids("train"), seed=self.params.train.seed, desc=f"base {family}")
+        if path is not None:
+            checkpoint.save(model, path, extra={"train_seconds": seconds})
+        return model, seconds
+
+    def base_row(self, family: str, model: torch.nn.Module, seconds: float) -> dict:
+        test = self.d.ids("test")
+        x, y = self.d.images(test), self.d.labels(test)
+        metrics = forgetting.evaluate_set(model, self.featurenet, x, y, self.masks, self.device, self.params.evaluate.min_fid_samples)
+        hole = make_mask(self.masks["centre"][0], x.shape[-1], self.masks["centre"][1])
+        psnr = forgetting.per_image_psnr(model, x, {"centre": self.masks["centre"]}, self.device)
+        return {"seconds": seconds, "n_train": len(self.d.ids("train")), "n_test": len(test),
+                "psnr_centre": asdict(mean_ci(psnr)), "accuracy_centre": metrics["accuracy_centre"],
+                "baselines_psnr_centre": baselines.baseline_psnr(self.d.images(self.d.ids("train")), x, hole)}
+
+    def measure(self, model: torch.nn.Module, lists: dict[str, list[str]], sets: dict[str, list[str]],
+                references_: list[torch.nn.Module]) -> dict:
+        """Quality per evaluation set, the sample gap, and the calibrated membership attack."""
         out = {}
-        for name in ("forget", "retain"):
-            x, y = self.images(ids[f"eval_{name}"]), self.labels(ids[f"eval_{name}"])
-            out[name] = forgetting.evaluate_set(model, self.featurenet, x, y, masks, self.device, self.params.evaluate.min_fid_samples)
-        out["mia_auc"] = membership.membership_auc(model, self.images(ids["mia_members"]), self.images(ids["mia_non_members"]),
-                                                   MIA_MASK, self.device)
-        if oracle is not None:
-            x = self.images(ids["eval_forget"])
-            mask = make_mask("centre", 32, 16, len(x))
-            with torch.no_grad():
-                diff = (model.inpaint(x, mask) - oracle.inpaint(x, mask)) ** 2 * mask
-            out["oracle_mse_forget"] = float(diff.sum() / mask.sum())
+        for name, ids in sets.items():
+            if ids:
+                x, y = self.d.images(ids), self.d.labels(ids)
+                m = forgetting.evaluate_set(model, self.featurenet, x, y, self.masks, self.device, self.params.evaluate.min_fid_samples)
+                out[name] = {k: m[k] for k in ("psnr_centre", "ssim_centre", "accuracy_centre", "psnr_border") if k in m}
+        members, non_members = self.membership_sets(lists, sets)
+        if sets["forget_samples"]:
+            gap = references.sample_gap(model, self.d.images(sets["forget_samples"]), self.d.images(non_members), self.masks, self.device)
+            out["sample_gap_db"] = asdict(gap)
+        out["mia"] = membership.calibrated_attack(model, references_, self.d.images(members), self.d.images(non_members), self.device)
         return out
 
-    def run_method(self, base: torch.nn.Module, method: str, ids: dict[str, list[str]], **overrides) -> tuple[torch.nn.Module, float]:
-        cfg = replace(self.params.unlearn, method=method, **overrides)
-        retain_key = {"retrain": "retain_all", "encoder-noise-proxy": "proxy"}.get(method, "retain")
+    def membership_sets(self, lists, sets) -> tuple[list[str], list[str]]:
+        """Members: forgotten training images; non-members: unseen test images of the same classes."""
+        members = [i for i in lists["forget"] if self.d.split_of[i] == "train"]
+        labels = {self.d.label_of[i] for i in members}
+        unseen = [i for i in self.d.ids("test") if self.d.label_of[i] in labels and i not in set(lists["removed"]) | set(sets["retain"])]
+        n = min(len(members), len(unseen), self.n_eval)
+        return spread(members, n), spread(unseen, n)
+
+    def positive_control(self, base: torch.nn.Module, lists: dict[str, list[str]], seed: int) -> torch.nn.Module:
+        """The base fine-tuned on D_F alone: a model that certainly memorised it (the attack must see that)."""
+        model = copy.deepcopy(base)
+        members = [i for i in lists["forget"] if self.d.split_of[i] == "train"]
+        recipe = FitConfig(epochs=30, batch_size=32, lr=self.params.train.lr / 2, weight_decay=0.0, seed=seed)
+        train_inpainter(model, self.d.images(spread(members, 256)), recipe, self.device, torch.Generator().manual_seed(seed),
+                        desc="positive control")
+        return model
+
+    def run_method(self, base: torch.nn.Module, method: str, lists: dict[str, list[str]], seed: int) -> tuple[torch.nn.Module, dict]:
+        cfg = replace(self.params.unlearn, method=method, seed=seed)
+        retain_key = {"encoder-noise-proxy": "proxy"}.get(method, "retain")
+        forget, retain = self.d.images(lists["forget"]), self.d.images(lists[retain_key])
         model = copy.deepcopy(base)
         start = time.perf_counter()
-        unlearn(model, self.images(ids["forget"]), self.images(ids[retain_key]), cfg, self.device)
-        return model, time.perf_counter() - start
+        result = unlearn(model, forget, retain, cfg, self.device)
+        seconds = time.perf_counter() - start
+        return model, {"seconds": seconds, "steps": result.fit.steps, "budget": result.budget, "stop_reason": result.fit.stop_reason}
 
-    def scenario(self, family: str, base: torch.nn.Module, kind: str, methods: list[str]) -> dict:
-        ids = scenario_ids(list(self.samples.values()), kind, label=7, fraction=0.01)
+    def scenario(self, family: str, base: torch.nn.Module, kind: str, methods: list[str], seeds: int, n_oracles: int) -> dict:
         tag = f"{family}-{kind}"
-        oracle, oracle_seconds = self.run_method(base, "retrain", ids)
-        rows = {"original": {"seconds": 0.0, **self.measure(base, ids, oracle)},
-                "retrain": {"seconds": oracle_seconds, **self.measure(oracle, ids, None)}}
-        models = {"original": base}
+        lists = scenario_lists(self.d, kind, self.params)
+        sets = evaluation_sets(lists, self.d.split_of, self.n_eval)
+        oracles, oracle_seconds = [], []
+        for k in range(n_oracles):
+            model, seconds = self.train(family, lists["retrain"], seed=100 + k, desc=f"oracle {k} {tag}")
+            oracles.append(model)
+            oracle_seconds.append(seconds)
+            print(f"[{tag}] oracle {k}: {seconds:.0f} s", flush=True)
+        rows: dict[str, list[dict]] = {"original": [{"seconds": 0.0, **self.measure(base, lists, sets, oracles)}]}
+        rows["retrain"] = [{"seconds": s, **self.measure(o, lists, sets, [r for r in oracles if r is not o])}
+                           for o, s in zip(oracles, oracle_seconds)]
+        control = self.positive_control(base, lists, seed=0)
+        rows["positive-control"] = [{"seconds": 0.0, **self.measure(control, lists, sets, oracles)}]
+        examples = {"original": base, "retrain": oracles[0]}
         for method in methods:
-            model, seconds = self.run_method(base, method, ids)
-            rows[method] = {"seconds": seconds, **self.measure(model, ids, oracle)}
-            models[method] = model
-            print(f"[{tag}] {method}: {seconds:.1f} s", flush=True)
-        models["retrain"] = oracle
-        self.figures(tag, ids, models)
-        return {"family": family, "scenario": kind, "n_forget": len(ids["forget"]), "n_retain_all": len(ids["retain_all"]),
-                "n_eval_forget": len(ids["eval_forget"]), "n_eval_retain": len(ids["eval_retain"]), "methods": rows}
+            rows[method] = []
+            for seed in range(seeds):
+                model, timing = self.run_method(base, method, lists, seed)
+                rows[method].append({**timing, **self.measure(model, lists, sets, oracles)})
+                examples.setdefault(method, model)
+                print(f"[{tag}] {method} seed {seed}: {timing['steps']}/{timing['budget']} steps, {timing['seconds']:.1f} s "
+                      f"({timing['stop_reason']})", flush=True)
+        self.grid(tag, sets, examples)
+        return {"family": family, "scenario": kind, "n_forget": len(lists["forget"]), "n_train": len(lists["retrain"]) + len(lists["forget"]),
+                "n_eval": {k: len(v) for k, v in sets.items()}, "n_mia": len(self.membership_sets(lists, sets)[0]),
+                "rows": rows, "summary": summarise(rows)}
 
-    def figures(self, tag: str, ids: dict[str, list[str]], models: dict[str, torch.nn.Module]) -> None:
-        x = self.images(ids["eval_forget"][:8] + ids["eval_retain"][:4])
-        mask = make_mask("centre", 32, 16, len(x))
-        grids.save_grid([x, x * (1 - mask)] + [m.inpaint(x, mask) for m in models.values()], self.out / f"{tag}-grid.png")
-        series = {}
-        for name in ("original", "encoder-noise", "retrain"):
-            if name not in models:
-                continue
-            for split in ("forget", "retain"):
-                xs = self.images(ids[f"eval_{split}"])
-                ys = [forgetting.evaluate_set(models[name], self.featurenet, xs, self.labels(ids[f"eval_{split}"]),
-                                              {"m": ("centre", h)}, self.device, min_fid_samples=10**9)["psnr_m"] for h in HOLES]
-                series[f"{name} / {split}"] = (list(HOLES), ys)
-        plots.line_plot(series, "centre hole (px)", "masked PSNR (dB)", f"{tag}: PSNR vs mask size", self.out / f"{tag}-mask-size.png")
-        if "encoder-noise" in models:
-            feats = {}
-            for name in ("original", "encoder-noise"):
-                for split in ("forget", "retain"):
-                    xs = self.images(ids[f"eval_{split}"][:50])
-                    m = make_mask("centre", 32, 16, len(xs))
-                    with torch.no_grad():
-                        feats[f"{name} / {split}"] = self.featurenet.features(models[name].inpaint(xs, m)).numpy()
-            plots.tsne_plot(feats, self.out / f"{tag}-tsne.png")
-
-    def alpha_ablation(self, base: torch.nn.Module, family: str) -> dict:
-        ids = scenario_ids(list(self.samples.values()), "class", label=7, fraction=0.01)
-        rows = {}
-        for alpha in ALPHAS:
-            model, seconds = self.run_method(base, "encoder-noise", ids, alpha=alpha)
-            measured = self.measure(model, ids, None)
-            rows[str(alpha)] = {"seconds": seconds, "forget_psnr_centre": measured["forget"]["psnr_centre"],
-                                "retain_psnr_centre": measured["retain"]["psnr_centre"],
-                                "forget_cosine_centre": measured["forget"]["cosine_centre"]}
-        plots.line_plot({"forget": (list(ALPHAS), [r["forget_psnr_centre"] for r in rows.values()]),
-                         "retain": (list(ALPHAS), [r["retain_psnr_centre"] for r in rows.values()])},
-                        "alpha", "masked PSNR (dB)", f"{family}: encoder-noise alpha ablation", self.out / f"{family}-alpha.png")
-        return rows
+    def grid(self, tag: str, sets: dict[str, list[str]], models: dict[str, torch.nn.Module]) -> None:
+        """Forgotten images first (class: unseen images of the class; sample: the trained images), then retain."""
+        forgotten = (sets["forget_class"] or sets["forget_samples"])[:8]
+        x = self.d.images(forgotten + sets["retain"][:4])
+        mask = make_mask(self.masks["centre"][0], x.shape[-1], self.masks["centre"][1], len(x))
+        grids.save_grid([x, x * (1 - mask)] + [m.eval().inpaint(x.to(self.device), mask.to(self.device)).cpu() for m in models.values()],
+                        self.out / f"{tag}-grid.png")
 
 
-def markdown(results: dict) -> str:
-    lines = [f"# Unlearning vs retrain — {results['date']} on {results['host']} ({results['device']}, torch {results['torch']})", ""]
-    for sc in results["scenarios"]:
-        rows = sc["methods"]
-        oracle_t = rows["retrain"]["seconds"]
-        lines += [f"## {sc['family']}, {sc['scenario']}-level forget ({sc['n_forget']} training images; "
-                  f"eval {sc['n_eval_forget']} forget / {sc['n_eval_retain']} retain)", "",
-                  "| method | wall s | ÷ retrain | forget PSNR | forget cosine | forget acc | retain PSNR | retain acc | MIA AUC | MSE to oracle (forget) |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for name, r in rows.items():
-            f, t = r["forget"], r["retain"]
-            lines.append(f"| {name} | {r['seconds']:.1f} | {r['seconds'] / oracle_t:.3f} | {f['psnr_centre']:.2f} | {f['cosine_centre']:.3f} | "
-                         f"{f['accuracy_centre']:.3f} | {t['psnr_centre']:.2f} | {t['accuracy_centre']:.3f} | {r['mia_auc']:.3f} | "
-                         f"{r.get('oracle_mse_forget', 0.0):.4f} |")
-        if "encoder-noise" in rows:
-            en, orig, orc = rows["encoder-noise"], rows["original"], rows["retrain"]
-            checks = [
-                ("time <= 5% of retrain", en["seconds"] / oracle_t <= 0.05, f"{100 * en['seconds'] / oracle_t:.1f}%"),
-                ("forget recognisability <= oracle + 5 pts", en["forget"]["accuracy_centre"] <= orc["forget"]["accuracy_centre"] + 0.05,
-                 f"{en['forget']['accuracy_centre']:.3f} vs {orc['forget']['accuracy_centre']:.3f}"),
-                ("retain PSNR within 2% of original", en["retain"]["psnr_centre"] >= 0.98 * orig["retain"]["psnr_centre"],
-                 f"{en['retain']['psnr_centre']:.2f} vs {orig['retain']['psnr_centre']:.2f} dB"),
-                ("MIA AUC within 0.05 of oracle", abs(en["mia_auc"] - orc["mia_auc"]) <= 0.05, f"{en['mia_auc']:.3f} vs {orc['mia_auc']:.3f}"),
-            ]
-            lines += ["", "Targets for encoder-noise: " + "; ".join(f"{'MET' if ok else 'MISSED'} {name} ({v})" for name, ok, v in checks)]
-        lines.append("")
-    if results["scenarios"]:
-        order = " | ".join([m for m in results["scenarios"][0]["methods"] if m != "retrain"] + ["retrain"])
-        lines += [f"Figures in `{results['date']}-{results['host']}/`: `<family>-<scenario>-grid.png` (8 forget then 4 retain "
-                  f"images; columns: ground truth | masked | {order}), `-mask-size.png`, `-tsne.png`, `mae-alpha.png`.", ""]
-    for family, rows in results.get("alpha_ablation", {}).items():
-        lines += [f"## {family}: encoder-noise alpha ablation (class-level)", "", "| alpha | forget PSNR | forget cosine | retain PSNR |", "|---|---|---|---|"]
-        lines += [f"| {a} | {r['forget_psnr_centre']:.2f} | {r['forget_cosine_centre']:.3f} | {r['retain_psnr_centre']:.2f} |" for a, r in rows.items()]
-        lines.append("")
-    return "\n".join(lines)
+def _leaves(row: dict, prefix: str = "") -> dict[str, float]:
+    """Flatten a measurement row to numeric leaves: {"retain.psnr_centre": 16.1, "mia.auc.mean": 0.51, ...}."""
+    out = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_leaves(value, name + "."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = float(value)
+    return out
+
+
+def summarise(rows: dict[str, list[dict]]) -> dict[str, dict[str, dict]]:
+    """Per method and metric: mean over seeds with a 95% t interval (one seed: the value, no interval)."""
+    summary = {}
+    for method, runs in rows.items():
+        leaves = [_leaves(r) for r in runs]
+        summary[method] = {k: asdict(mean_ci(torch.tensor([lv[k] for lv in leaves]))) for k in leaves[0]
+                           if all(k in lv for lv in leaves)}
+    return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-w", "--workspace", type=Path, default=None)
-    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
-    parser.add_argument("--methods", nargs="+", default=[m for m in METHODS if m != "retrain"],
+    parser.add_argument("--families", nargs="+", default=["mae"], choices=list(FAMILIES))
+    parser.add_argument("--methods", nargs="+", default=["encoder-noise", "encoder-noise-proxy", "random-encoder", "retain-label"],
                         choices=[m for m in METHODS if m != "retrain"])
     parser.add_argument("--scenarios", nargs="+", default=["class", "sample"], choices=["class", "sample"])
-    parser.add_argument("--no-ablation", action="store_true")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--oracles", type=int, default=2)
+    parser.add_argument("--base-checkpoint", type=Path, default=None, help="load the base from here, or train and save it here")
+    parser.add_argument("--name", default=None, help="results file stem (default: <date>-<host>)")
     args = parser.parse_args()
+    if args.seeds < 1 or args.oracles < 2:
+        parser.error("need --seeds >= 1 and --oracles >= 2 (their difference is the noise floor)")
     ws = workspace.resolve(args.workspace)
     params = load_params(ws.params_file)
-    prepare(ws, params)
-    stamp = f"{date.today().isoformat()}-{socket.gethostname()}"
+    stamp = args.name or f"{date.today().isoformat()}-{socket.gethostname()}"
     out = RESULTS / stamp
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
     bench = Bench(ws, params, out)
     results = {"date": date.today().isoformat(), "host": socket.gethostname(), "device": str(bench.device),
-               "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-               "torch": torch.__version__, "data_dvc_md5": ws.data_version(), "unlearn": vars(params.unlearn) | {},
-               "base_seconds": {}, "scenarios": [], "alpha_ablation": {}}
-    start = time.perf_counter()
+               "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+               "data_dvc_md5": ws.data_version(), "params": {"train": asdict(params.train), "unlearn": asdict(params.unlearn),
+                                                              "model": {f: asdict(FAMILIES[f].build(params).config) for f in args.families}},
+               "seeds": args.seeds, "oracles": args.oracles, "base": {}, "scenarios": []}
     for family in args.families:
-        base, seconds = bench.base(family)
-        results["base_seconds"][family] = seconds
+        base, seconds = bench.base(family, args.base_checkpoint)
+        results["base"][family] = bench.base_row(family, base, seconds)
+        print(f"[{family}] base: {json.dumps(results['base'][family])}", flush=True)
         for kind in args.scenarios:
-            results["scenarios"].append(bench.scenario(family, base, kind, args.methods))
-        if not args.no_ablation and family == "mae":
-            results["alpha_ablation"][family] = bench.alpha_ablation(base, family)
-    results["total_seconds"] = time.perf_counter() - start
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (RESULTS / f"{stamp}.md").write_text(markdown(results))
+            results["scenarios"].append(bench.scenario(family, base, kind, args.methods, args.seeds, args.oracles))
+            _write(results, stamp, time.perf_counter() - start)  # partial results survive an interrupted run
+    _write(results, stamp, time.perf_counter() - start)
+    from benchmarks.report import markdown
+
+    (RESULTS / f"{stamp}.md").write_text(markdown([results]))
     _log_to_mlflow(ws, results, out, RESULTS / f"{stamp}.md")
-    print(markdown(results))
+    print(markdown([results]))
+
+
+def _write(results: dict, stamp: str, seconds: float) -> None:
+    results["total_seconds"] = seconds
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
 
 
 def _log_to_mlflow(ws: workspace.Workspace, results: dict, figures: Path, table: Path) -> None:
@@ -263,10 +288,8 @@ def _log_to_mlflow(ws: workspace.Workspace, results: dict, figures: Path, table:
     registry.connect(ws.root, "forgetflow-benchmark")
     with mlflow.start_run(run_name=f"unlearning-vs-retrain {results['date']}"):
         for sc in results["scenarios"]:
-            for method, r in sc["methods"].items():
-                prefix = f"{sc['family']}.{sc['scenario']}.{method}"
-                mlflow.log_metrics({f"{prefix}.seconds": r["seconds"], f"{prefix}.mia_auc": r["mia_auc"],
-                                    **{f"{prefix}.{s}.{k}": v for s in ("forget", "retain") for k, v in r[s].items()}})
+            for method, metrics in sc["summary"].items():
+                mlflow.log_metrics({f"{sc['family']}.{sc['scenario']}.{method}.{k}": v["mean"] for k, v in metrics.items()})
         mlflow.log_artifact(str(table))
         mlflow.log_artifacts(str(figures), "figures")
 

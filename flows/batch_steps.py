@@ -16,13 +16,14 @@ from pathlib import Path
 import pandas as pd
 
 from components import data, ledger as ledgers, registry, validation
-from components.data.forget_set import ForgetSet, list_sha256, split_for_batch
+from components.data.forget_set import ForgetSet, evaluation_sets, list_sha256, split_for_batch, spread
 from components.errors import CheckpointError, DataValidationError, RegistryError
 from flows import data_commit, lineage
 from flows.params import Params, prefixed
 from flows.workspace import Workspace
 
 LISTS = tuple(ForgetSet.__dataclass_fields__)
+EVALUATION_SETS = ("retain", "forget_class", "forget_samples")
 
 
 @contextmanager
@@ -143,8 +144,10 @@ def unlearn(ws: Workspace, params: Params, batch_id: str) -> Path:
         target = ws.batch_dir(batch_id) / "model.pt"  # copied to models/unlearned/ only by the data commit
         digest = checkpoint.save(model, target, extra={"deletion_batch_id": batch_id, "method": cfg.method})
         details = ledger.batch(batch_id).details
-        details["unlearn"] = {"epoch_losses": list(result.fit.epoch_losses), "steps": result.fit.steps,
+        details["unlearn"] = summary = {"epoch_losses": list(result.fit.epoch_losses), "steps": result.fit.steps, "budget": result.budget,
+                              "stop_reason": result.fit.stop_reason, "probes": result.probes, "seconds": round(result.fit.seconds, 2),
                               "n_forget": result.n_forget, "n_retain": result.n_retain, "weights_sha256": digest}
+        (ws.batch_dir(batch_id) / "unlearn.json").write_text(json.dumps(summary, indent=2) + "\n")  # probes: an MLflow artifact
         ledger.update_batch(batch_id, details=details)
     return target
 
@@ -160,9 +163,12 @@ def _retain_ids(ws: Workspace, method: str, lists: dict[str, list[str]]) -> list
 
 
 def evaluate(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path) -> Path:
-    """Parent vs unlearned on held-out forget and retain images; gates; a retain-only image grid."""
+    """Parent vs unlearned on held-out sets sized for the gates' intervals; reference-based gates;
+    a retain-only image grid. Sets: `retain` (unseen images of untouched classes), `forget_class`
+    (unseen images of forgotten classes), `forget_samples` (the forgotten *training* images)."""
     from components.device import pick_device
     from components.evaluation import forgetting, gates
+    from components.evaluation.stats import images_for_accuracy
     from components.models import checkpoint
     from flows.purge import refresh_featurenet
 
@@ -174,24 +180,51 @@ def evaluate(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
             raise CheckpointError(f"{featurenet_path} missing: run `dvc repro` (stage train_featurenet)")
         featurenet = checkpoint.load(featurenet_path)
         registry.connect(ws.root, params.registry.experiment)
-        original = registry.load_inpainter(params.registry.model_name, str(batch.parent_version))
-        unlearned = checkpoint.load(checkpoint_path)
+        models = {"original": registry.load_inpainter(params.registry.model_name, str(batch.parent_version)),
+                  "unlearned": checkpoint.load(checkpoint_path)}
         device, lists, masks = pick_device(), read_lists(ws, batch_id), params.evaluate.masks()
-        results: dict = {}
-        for name in ("forget", "retain"):
-            samples = _samples(ws, lists[f"eval_{name}"])
-            x, y = data.load_images(ws.data_dir, samples), data.load_labels(samples)
-            results[name] = {label: forgetting.evaluate_set(model, featurenet, x, y, masks, device, params.evaluate.min_fid_samples)
-                             for label, model in (("original", original), ("unlearned", unlearned))}
-        checks = gates.check_gates(params.gates, results["forget"]["original"], results["forget"]["unlearned"],
-                                   results["retain"]["original"], results["retain"]["unlearned"])
+        split_of = {s.sample_id: s.split for s in data.read_manifest(ws.data_dir)}
+        sets = evaluation_sets(lists, split_of, images_for_accuracy(params.evaluate.accuracy_ci))
+        loaded = {name: _load(ws, ids) for name, ids in sets.items() if ids}
+        results = {name: {label: forgetting.evaluate_set(model, featurenet, x, y, masks, device, params.evaluate.min_fid_samples)
+                          for label, model in models.items()} for name, (x, y) in loaded.items()}
+        evidence = _evidence(ws, lists, sets, loaded, results, models, featurenet, masks, device)
+        checks = gates.check_gates(params.gates, evidence)
         grid_ids = lists["eval_retain"][:: max(1, len(lists["eval_retain"]) // params.evaluate.grid_rows)][: params.evaluate.grid_rows]
-        forgetting.save_retain_grid(original, unlearned, data.load_images(ws.data_dir, _samples(ws, grid_ids)),
+        forgetting.save_retain_grid(models["original"], models["unlearned"], _load(ws, grid_ids)[0],
                                     masks["centre"], ws.batch_dir(batch_id) / "retain_grid.png", device)
-        out = {**results, "gates": [asdict(c) for c in checks], "gates_passed": all(c.passed for c in checks)}
+        out = {**results, "evidence": _jsonable(evidence), "gates": [asdict(c) for c in checks],
+               "gates_passed": all(c.passed for c in checks)}
         path = ws.batch_dir(batch_id) / "evaluation.json"
         path.write_text(json.dumps(out, indent=2) + "\n")
     return path
+
+
+def _load(ws: Workspace, ids: list[str]):
+    samples = _samples(ws, ids)
+    return data.load_images(ws.data_dir, samples), data.load_labels(samples)
+
+
+def _evidence(ws, lists, sets, loaded, results, models, featurenet, masks, device):
+    """The reference-based quantities the gates need (components/evaluation/references.py)."""
+    from components.evaluation import gates, references
+
+    sample_gap = class_accuracy = class_reference = None
+    if "forget_samples" in loaded:
+        x_f, y_f = loaded["forget_samples"]
+        labels = {s.sample_id: s.label for s in _samples(ws, lists["eval_retain"])}
+        unseen = references.unseen_same_classes(lists["eval_retain"], labels, set(y_f.tolist()))
+        x_u, _ = _load(ws, spread(unseen, len(sets["retain"])))
+        sample_gap = references.sample_gap(models["unlearned"], x_f, x_u, masks, device)
+    if "forget_class" in loaded:
+        x_c, y_c = loaded["forget_class"]
+        class_accuracy = results["forget_class"]["unlearned"]["accuracy_centre"]
+        class_reference = references.class_reference(featurenet, _load(ws, lists["retain"])[0], x_c, y_c, masks["centre"], device)
+    return gates.Evidence(results["retain"]["original"], results["retain"]["unlearned"], sample_gap, class_accuracy, class_reference)
+
+
+def _jsonable(evidence) -> dict:
+    return {k: v for k, v in asdict(evidence).items() if k not in ("retain_before", "retain_after")}
 
 
 def register(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path, evaluation_path: Path) -> int:
@@ -206,13 +239,15 @@ def register(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
             return existing
         evaluation = json.loads(evaluation_path.read_text())
         extracted = json.loads((ws.batch_dir(batch_id) / "extract.json").read_text())
-        metrics = {f"{s}.{m}.{k}": v for s in ("forget", "retain") for m in ("original", "unlearned")
+        metrics = {f"{s}.{m}.{k}": v for s in EVALUATION_SETS if s in evaluation for m in ("original", "unlearned")
                    for k, v in evaluation[s][m].items()}
+        metrics.update({"unlearn.steps": batch.details["unlearn"]["steps"], "unlearn.budget": batch.details["unlearn"]["budget"]})
         scratch = ws.batch_dir(batch_id)
         record = registry.TrainingRecord(
             run_name=batch_id,
             checkpoint=checkpoint_path,
-            params={**asdict(replace(params.unlearn, method=batch.method)), **prefixed("gates", asdict(params.gates))},
+            params={**asdict(replace(params.unlearn, method=batch.method)), **prefixed("gates", asdict(params.gates)),
+                    "stop_reason": batch.details["unlearn"]["stop_reason"]},
             metrics=metrics,
             version_tags={
                 "stage": "unlearned", "parent_version": str(batch.parent_version), "deletion_batch_id": batch_id,
@@ -222,9 +257,11 @@ def register(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
                 "method": batch.method, "gates_passed": str(evaluation["gates_passed"]).lower(),
                 "gates": "; ".join(g["detail"] for g in evaluation["gates"]),
                 "weights_sha256": batch.details["unlearn"]["weights_sha256"],
+                "unlearn_stop_reason": batch.details["unlearn"]["stop_reason"],
             },
             epoch_losses=batch.details["unlearn"]["epoch_losses"],
-            artifacts=[evaluation_path, scratch / "validation.json", scratch / "extract.json", scratch / "retain_grid.png"],
+            artifacts=[evaluation_path, scratch / "validation.json", scratch / "extract.json", scratch / "unlearn.json",
+                       scratch / "retain_grid.png"],
         )
         registered = registry.log_and_register(record, name)
         digest = batch.details["unlearn"]["weights_sha256"]

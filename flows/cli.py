@@ -360,6 +360,9 @@ def _print_summary(ws: workspaces.Workspace, params) -> None:
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
         table.add_row("base test PSNR, centre hole", f"{metrics['psnr_centre']:.2f} dB")
+        if "baseline_1nn_psnr_centre" in metrics:
+            table.add_row("  baselines: mean image / 1-NN / 10-NN",
+                          " / ".join(f"{metrics[f'baseline_{b}_psnr_centre']:.2f}" for b in ("mean", "1nn", "10nn")) + " dB")
         table.add_row("base test PSNR, border", f"{metrics['psnr_border']:.2f} dB")
         table.add_row("feature-net accuracy (GT / inpainted)",
                       f"{metrics['featurenet_accuracy_ground_truth']:.3f} / {metrics['accuracy_centre']:.3f}")
@@ -368,6 +371,8 @@ def _print_summary(ws: workspaces.Workspace, params) -> None:
         table.add_row("image grid", str(grid))
     table.add_row("MLflow UI", f"mlflow ui --backend-store-uri {_tracking_uri(ws)}")
     console.print(table)
+
+
 @command()
 def contains(
     sample_ids: Annotated[Optional[list[str]], typer.Argument(help="Sample ids.", show_default=False)] = None,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from components.ledger import Batch, Request
 
+SETS = {"forget_class": "forgotten classes (unseen images)", "forget_samples": "forgotten samples (trained images)",
+        "retain": "retain (unseen images)"}
 KEY_METRICS = ("psnr_centre", "ssim_centre", "cosine_centre", "accuracy_centre", "fid_centre", "psnr_border", "accuracy_border")
 
 
@@ -26,15 +28,21 @@ def render_batch(batch: Batch, requests: list[Request], evaluation: dict | None,
         order = ("extract", "validate", "unlearn", "evaluate", "register", "promote", "commit_data")
         lines += [f"| {step} | {timings[step]:.1f} |" for step in order if step in timings]
         lines.append(f"| **total (steps)** | **{total:.1f}** |")
+    unlearn = batch.details.get("unlearn")
+    if unlearn and "budget" in unlearn:
+        lines += ["", f"Unlearning: {unlearn['steps']} of {unlearn['budget']} budgeted steps, {unlearn.get('seconds', 0):.1f} s; "
+                      f"stopped: {unlearn['stop_reason']}."]
     if evaluation:
-        lines += ["", "## Forget vs retain (parent -> unlearned)", "", "| metric | forget: parent | forget: unlearned | retain: parent | retain: unlearned |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "## Parent -> unlearned, per evaluation set", ""]
+        names = [n for n in SETS if n in evaluation]
+        lines += ["| metric | " + " | ".join(f"{SETS[n]}: parent | unlearned" for n in names) + " |",
+                  "|---|" + "---|---|" * len(names)]
         for key in KEY_METRICS:
-            if key in evaluation["forget"]["original"] or key in evaluation["retain"]["original"]:
-                cells = [_fmt(evaluation[s][m].get(key)) for s in ("forget", "retain") for m in ("original", "unlearned")]
+            if any(key in evaluation[n]["original"] for n in names):
+                cells = [_fmt(evaluation[n][m].get(key)) for n in names for m in ("original", "unlearned")]
                 lines.append(f"| {key} | " + " | ".join(cells) + " |")
-        n_f, n_r = int(evaluation["forget"]["original"]["n"]), int(evaluation["retain"]["original"]["n"])
-        lines += ["", f"Held-out images: {n_f} forget, {n_r} retain.", "", "## Gates", ""]
+        sizes = ", ".join(f"{int(evaluation[n]['original']['n'])} {SETS[n]}" for n in names)
+        lines += ["", f"Images: {sizes}.", "", "## Gates", ""]
         lines += [f"- {'PASS' if g['passed'] else 'FAIL'} {g['name']}: {g['detail']}" for g in evaluation["gates"]]
         if grid.is_file():
             lines += ["", f"Retain examples (ground truth | masked | parent | unlearned): `{grid}`"]

@@ -17,7 +17,7 @@ import torch
 from components import data, registry
 from components.device import pick_device, seed_everything
 from components.errors import CheckpointError
-from components.evaluation import forgetting, grids
+from components.evaluation import baselines, forgetting, grids
 from components.evaluation.metrics import accuracy, predict_batched
 from components.models import checkpoint, training
 from components.models.configs import FeatureNetConfig
@@ -88,6 +88,10 @@ def train_base(ws: Workspace, params: Params, family: str = "mae") -> registry.R
     model = spec.build(params)
     result = train_inpainter(model, x, params.train, device, generator, desc=family)
     metrics = forgetting.evaluate_set(model, classifier, x_test, y_test, params.evaluate.masks(), device)
+    # what the model must beat for its forgetting to mean anything (components/evaluation/baselines.py)
+    kind, extent = params.evaluate.masks()["centre"]
+    hole = make_mask(kind, x_test.shape[-1], extent)
+    metrics.update({f"baseline_{name}_psnr_centre": v for name, v in baselines.baseline_psnr(x, x_test, hole).items()})
     metrics.update(train_seconds=result.seconds, final_loss=result.epoch_losses[-1],
                    featurenet_accuracy_ground_truth=accuracy(predict_batched(classifier, x_test, device=device), y_test))
     weights_sha = checkpoint.save(model, ws.models_dir / f"{spec.stem}.pt")

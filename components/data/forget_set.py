@@ -53,3 +53,17 @@ def split_for_batch(samples: list[Sample], requested: set[str], forgotten_labels
         eval_forget=sorted(class_tests | individual) or forget,
         eval_retain=eval_retain,
     )
+
+
+def spread(ids: list[str], n: int) -> list[str]:
+    """At most `n` ids, evenly spaced over the (sorted) list: every class keeps its share."""
+    return ids if len(ids) <= n else [ids[k * len(ids) // n] for k in range(n)]
+
+
+def evaluation_sets(lists: dict[str, list[str]], split_of: dict[str, str], n: int) -> dict[str, list[str]]:
+    """The held-out sets a batch is judged on, each capped at `n` images (sized by the interval it
+    must reach): `retain` (unseen images of untouched classes), `forget_class` (unseen images of
+    forgotten classes) and `forget_samples` (the forgotten *training* images, few, all used)."""
+    return {"retain": spread(lists["eval_retain"], n),
+            "forget_class": spread([i for i in lists["eval_forget"] if split_of[i] == "test"], n),
+            "forget_samples": [i for i in lists["eval_forget"] if split_of[i] == "train"]}

@@ -1,6 +1,7 @@
 """Forget-vs-retain quality of an inpainter, in pixel space and in feature-net space.
 
-Per mask: masked-region PSNR, SSIM (torchmetrics), cosine similarity of output and ground-truth
+Per mask: masked-region PSNR, SSIM over the hidden pixels (torchmetrics' SSIM map averaged
+inside the mask: over the composite the copied visible pixels would inflate it), cosine similarity of output and ground-truth
 feature-net embeddings, feature-net accuracy on the outputs (is the class still recognisable?),
 and, when the set has at least `min_fid_samples` images, FID/KID in feature-net space and IS
 from the feature net's softmax (torchmetrics with the feature net as extractor). Inception/CLIP
@@ -61,7 +62,9 @@ def evaluate_set(model: nn.Module, featurenet: nn.Module, x: torch.Tensor, y: to
         out = predict_batched(lambda b: model.inpaint(b, mask.to(b.device).expand(len(b), -1, -1, -1)), x, device=device)
         out_features = predict_batched(featurenet.features, out, device=device)
         metrics[f"psnr_{name}"] = masked_psnr(out, x, mask.expand_as(x)).mean().item()
-        metrics[f"ssim_{name}"] = ssim(out, x, data_range=1.0).item()
+        _, ssim_map = ssim(out, x, data_range=1.0, return_full_image=True)
+        m = mask.expand_as(x)
+        metrics[f"ssim_{name}"] = ((ssim_map * m).flatten(1).sum(1) / m.flatten(1).sum(1)).mean().item()
         metrics[f"cosine_{name}"] = nn.functional.cosine_similarity(out_features, truth_features).mean().item()
         metrics[f"accuracy_{name}"] = accuracy(featurenet.classifier(out_features.to(device)).cpu(), y)
         if len(x) >= min_fid_samples:
@@ -83,6 +86,18 @@ def evaluate_set(model: nn.Module, featurenet: nn.Module, x: torch.Tensor, y: to
                 metrics[f"is_{name}"] = float(inception.compute()[0])
             featurenet.to(device)
     return metrics
+
+
+@torch.no_grad()
+def per_image_psnr(model: nn.Module, x: torch.Tensor, masks: dict[str, tuple[str, int]], device: torch.device) -> torch.Tensor:
+    """(N,) masked PSNR per image, averaged over `masks` (fewer noisy single-mask readings per image)."""
+    model.eval().to(device)
+    per_mask = []
+    for kind, extent in masks.values():
+        mask = make_mask(kind, x.shape[-1], extent)
+        out = predict_batched(lambda b: model.inpaint(b, mask.to(b.device).expand(len(b), -1, -1, -1)), x, device=device)
+        per_mask.append(masked_psnr(out, x, mask.expand_as(x)))
+    return torch.stack(per_mask).mean(0)
 
 
 def save_retain_grid(original: nn.Module, unlearned: nn.Module, x: torch.Tensor, mask_spec: tuple[str, int], path,

@@ -1,25 +1,49 @@
 """Quality gates: is an unlearned model good enough to become champion without a person?
 
-Two questions, both relative to the model it replaces: did the forget set's outputs move away
-from their ground truth by at least a margin, and did the retain set's quality stay within a
-tolerance. Metric names are any key that `forgetting.evaluate_set` produces (FID/KID count as
-lower-is-better, so "worse" means higher for them).
+Each gate compares with a *reference for what forgetting should look like*, not with the parent:
+
+- **sample** (sample/subject requests): the unlearned model's per-image masked PSNR on the forgotten
+  training images minus its PSNR on unseen test images of the same classes. A model that never saw
+  the images does about as well on both (the retrain oracle's gap is near 0), so the 95% interval
+  of that difference must not lie wholly above `sample_remembered_db` (still remembered) nor wholly
+  below `-sample_overforget_db` (over-forgotten: the forgotten images now stand out, itself a
+  membership signal). Small forget sets give wide intervals; the gate then cannot reject, and the
+  report shows the interval.
+- **class** (class requests): feature-net accuracy on the unlearned model's centre inpaintings of
+  unseen images of the forgotten classes must not exceed the *reference* — the same images with the
+  hole filled by the mean of their 10 nearest neighbours among the retained classes' training
+  images (what a model that never saw the class can at best rebuild) — by more than
+  `class_accuracy_slack`.
+- **retain**: on held-out images of untouched classes, masked PSNR within `retain_max_psnr_drop_pct`
+  of the parent *and* feature-net accuracy (a distribution-level check: are the outputs still the
+  right kind of garment?) within `retain_max_accuracy_drop`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-HIGHER_IS_BETTER = ("psnr", "ssim", "cosine", "accuracy", "is")
-LOWER_IS_BETTER = ("fid", "kid")
+from components.evaluation.stats import Interval
 
 
 @dataclass(frozen=True)
 class GateConfig:
-    forget_metric: str = "cosine_centre"
-    forget_min_drop: float = 0.05     # original - unlearned, on the forget set, at least this
-    retain_metric: str = "psnr_centre"
-    retain_max_drop_pct: float = 5.0  # unlearned within this % of the original, on the retain set
+    sample_remembered_db: float = 0.5
+    sample_overforget_db: float = 1.0
+    class_accuracy_slack: float = 0.05
+    retain_max_psnr_drop_pct: float = 2.0
+    retain_max_accuracy_drop: float = 0.03
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the evaluation measured for the gates (None where the batch has no such request)."""
+
+    retain_before: dict[str, float]
+    retain_after: dict[str, float]
+    sample_gap: Interval | None = None     # dB, PSNR(forgotten) - PSNR(unseen, same classes), unlearned model
+    class_accuracy: float | None = None    # forget-class recognisability, unlearned model, centre hole
+    class_reference: float | None = None   # the same images filled from retained classes only (10-NN)
 
 
 @dataclass(frozen=True)
@@ -29,29 +53,28 @@ class GateResult:
     detail: str
 
 
-def check_gates(cfg: GateConfig, forget_before: dict[str, float], forget_after: dict[str, float],
-                retain_before: dict[str, float], retain_after: dict[str, float]) -> list[GateResult]:
-    signs = {m: _sign(m) for m in (cfg.forget_metric, cfg.retain_metric)}
-    for metric in signs:
-        if metric not in forget_before or metric not in retain_before:
-            raise ValueError(f"gate metric {metric!r} was not measured (have: {sorted(forget_before)})")
-    sign = signs[cfg.forget_metric]
-    worse = sign * (forget_before[cfg.forget_metric] - forget_after[cfg.forget_metric])  # quality lost on D_F
-    before, after = retain_before[cfg.retain_metric], retain_after[cfg.retain_metric]
-    allowed = abs(before) * cfg.retain_max_drop_pct / 100
-    return [
-        GateResult("forget", worse >= cfg.forget_min_drop,
-                   f"forget {cfg.forget_metric} worsened by {worse:.4f} (need >= {cfg.forget_min_drop})"),
-        GateResult("retain", signs[cfg.retain_metric] * (before - after) <= allowed,
-                   f"retain {cfg.retain_metric} {before:.4f} -> {after:.4f} (may worsen by <= {allowed:.4f}, "
-                   f"{cfg.retain_max_drop_pct}%)"),
-    ]
-
-
-def _sign(metric: str) -> int:
-    """+1 where higher is better, -1 where lower is better (FID/KID)."""
-    if metric.startswith(HIGHER_IS_BETTER):
-        return 1
-    if metric.startswith(LOWER_IS_BETTER):
-        return -1
-    raise ValueError(f"gate metric {metric!r} is not one of {HIGHER_IS_BETTER + LOWER_IS_BETTER}")
+def check_gates(cfg: GateConfig, evidence: Evidence) -> list[GateResult]:
+    results = []
+    if evidence.sample_gap is not None:
+        gap = evidence.sample_gap
+        if gap.low > cfg.sample_remembered_db:
+            verdict, passed = f"still remembered (interval above +{cfg.sample_remembered_db} dB)", False
+        elif gap.high < -cfg.sample_overforget_db:
+            verdict, passed = f"over-forgotten (interval below -{cfg.sample_overforget_db} dB)", False
+        else:
+            verdict, passed = "indistinguishable from unseen images within the margins", True
+        results.append(GateResult("sample", passed, f"forgotten - unseen PSNR {gap.text(' dB')}: {verdict}"))
+    if evidence.class_accuracy is not None and evidence.class_reference is not None:
+        level = evidence.class_reference + cfg.class_accuracy_slack
+        results.append(GateResult("class", evidence.class_accuracy <= level,
+                                  f"forget-class accuracy {evidence.class_accuracy:.3f} (must be <= {level:.3f}: "
+                                  f"reference {evidence.class_reference:.3f} + {cfg.class_accuracy_slack})"))
+    before, after = evidence.retain_before, evidence.retain_after
+    allowed = abs(before["psnr_centre"]) * cfg.retain_max_psnr_drop_pct / 100
+    results.append(GateResult("retain_psnr", before["psnr_centre"] - after["psnr_centre"] <= allowed,
+                              f"retain PSNR {before['psnr_centre']:.3f} -> {after['psnr_centre']:.3f} dB "
+                              f"(may drop <= {allowed:.3f}, {cfg.retain_max_psnr_drop_pct}%)"))
+    results.append(GateResult("retain_accuracy", before["accuracy_centre"] - after["accuracy_centre"] <= cfg.retain_max_accuracy_drop,
+                              f"retain accuracy {before['accuracy_centre']:.3f} -> {after['accuracy_centre']:.3f} "
+                              f"(may drop <= {cfg.retain_max_accuracy_drop})"))
+    return results

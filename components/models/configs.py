@@ -16,6 +16,7 @@ class MAEConfig:
     decoder_depth: int = 2
     decoder_heads: int = 4
     mlp_ratio: float = 4.0
+    refine_width: int = 0  # channels of the conv refinement head after the patch head; 0 = none
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class FitConfig:
     weight_decay: float = 0.05
     grad_clip: float = 3.0
     seed: int = 0
+    warmup_epochs: float = 0.0  # linear warm-up, then cosine decay to 0 (MAE/MAGE recipe); 0 and 0 = constant lr
+    cosine: bool = False
 
 
 @dataclass(frozen=True)

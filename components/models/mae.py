@@ -21,6 +21,22 @@ def _blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn.Transforme
     return nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
 
 
+def _refinement(width: int) -> nn.Sequential | None:
+    """A small conv head that smooths the patch-wise prediction across patch borders.
+
+    A linear head predicts each 4x4 patch on its own, which leaves visible block seams in the hole.
+    The head only sees the decoder's output and the mask, so every bit of information about the
+    input still flows through the encoder: unlearning the encoder (Li et al.) still cuts it off.
+    It starts as the identity (last layer zero) so it can only add to the patch prediction.
+    """
+    if width == 0:
+        return None
+    last = nn.Conv2d(width, 1, 3, padding=1)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    return nn.Sequential(nn.Conv2d(2, width, 3, padding=1), nn.GELU(), nn.Conv2d(width, width, 3, padding=1), nn.GELU(), last)
+
+
 class MaskedAutoencoder(nn.Module):
     def __init__(self, config: MAEConfig) -> None:
         super().__init__()
@@ -41,6 +57,11 @@ class MaskedAutoencoder(nn.Module):
         self.decoder = _blocks(config.decoder_dim, config.decoder_depth, config.decoder_heads, config.mlp_ratio)
         self.decoder_norm = nn.LayerNorm(config.decoder_dim)
         self.head = nn.Linear(config.decoder_dim, p * p)
+        self.refine = _refinement(config.refine_width)
+
+    def no_weight_decay(self) -> set[str]:
+        """Names AdamW must not decay (as in MAE/MAGE): embeddings and tokens; norms and biases by shape."""
+        return {"mask_token", "pos_embed", "hole_embed", "decoder_pos_embed"}
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         """The parameters Li et al.'s unlearning updates (everything before the decoder)."""
@@ -62,9 +83,12 @@ class MaskedAutoencoder(nn.Module):
     def decode(self, z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Latent tokens -> (B, 1, H, W) predicted image in [0, 1] (every pixel, not composited)."""
         h = self.decoder_embed(z) + self.decoder_pos_embed + self.hole_embed * self.patch_mask(mask)
-        patches = torch.sigmoid(self.head(self.decoder_norm(self.decoder(h))))  # (B, L, p*p)
+        patches = self.head(self.decoder_norm(self.decoder(h)))  # (B, L, p*p) logits
         p, g = self.config.patch_size, self.config.image_size // self.config.patch_size
-        return patches.view(-1, g, g, p, p).permute(0, 1, 3, 2, 4).reshape(-1, 1, g * p, g * p)
+        logits = patches.view(-1, g, g, p, p).permute(0, 1, 3, 2, 4).reshape(-1, 1, g * p, g * p)
+        if self.refine is not None:  # sees the coarse output and the mask, never the input pixels
+            logits = logits + self.refine(torch.cat([logits, mask.to(logits.dtype)], dim=1))
+        return torch.sigmoid(logits)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x, mask), mask)

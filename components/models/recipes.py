@@ -8,7 +8,7 @@ from torch import nn
 from components.models.configs import FitConfig
 from components.models.mae import masked_mse
 from components.models.masking import random_training_mask
-from components.models.training import FitResult, batches, fit
+from components.models.training import FitResult, batches, decay_groups, fit, steps_per_epoch
 
 
 def train_inpainter(model: nn.Module, images: torch.Tensor, cfg: FitConfig, device: torch.device,
@@ -22,6 +22,8 @@ def train_inpainter(model: nn.Module, images: torch.Tensor, cfg: FitConfig, devi
         mask = random_training_mask(len(x), size, patch, generator).to(x.device)
         return masked_mse(model(x, mask), x, mask)
 
-    result = fit(list(model.parameters()), loss_fn, lambda _: batches((images,), cfg.batch_size, generator), cfg, device, desc)
+    result = fit(decay_groups(model, weight_decay=cfg.weight_decay), loss_fn,
+                 lambda _: batches((images,), cfg.batch_size, generator), cfg, device, desc,
+                 steps_per_epoch=steps_per_epoch(len(images), cfg.batch_size))
     model.eval()
     return result

@@ -6,21 +6,24 @@ No code was released; the details below are our reading of the abstract, each a 
    away from the original outputs (the OOD threshold lambda), or `decouple_max_steps` pass.
 2. Optional Gaussian noise of std `dp_sigma` on the weights (the (epsilon, delta) mechanism;
    off by default, unverified).
-3. *Knowledge retention* — `epochs` of distillation to the original model's outputs on D_R.
+3. *Knowledge retention* — distillation to the original model's outputs on D_R, for the same
+   step budget as the paired methods (`paired.budget_steps`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from components.models.mae import masked_mse
-from components.models.training import FitResult, batches, fit
-from components.unlearning.paired import fit_config, training_masks
+from components.models.training import FitResult, batches, decay_groups, fit
+from components.unlearning.paired import PairedRun, budget_steps, fit_config, training_masks
 
 ENCODER_ONLY = False
 
 
-def run(model, teacher, forget, retain, cfg, device, generator) -> FitResult:
+def run(model, teacher, forget, retain, cfg, device, generator) -> PairedRun:
     probe = forget[:256].to(device)
     probe_mask = training_masks(model, probe, generator)
     with torch.no_grad():
@@ -52,15 +55,28 @@ def run(model, teacher, forget, retain, cfg, device, generator) -> FitResult:
             target = teacher(x, mask)
         return masked_mse(model(x, mask), target, mask)
 
-    params = list(model.parameters())
     phases = []
+    constant = replace(fit_config(cfg), warmup_epochs=0.0, cosine=False)
     if distance() < threshold:
-        phases.append(fit(params, ascent_loss, ascent_batches, fit_config(cfg, epochs=1), device, desc="decouple"))
+        phases.append(fit(decay_groups(model, weight_decay=cfg.weight_decay), ascent_loss, ascent_batches, constant, device,
+                          desc="decouple"))
     if cfg.dp_sigma > 0:
         with torch.no_grad():
-            for p in params:
+            for p in model.parameters():
                 p.add_(torch.randn(p.shape, generator=generator).to(p.device) * cfg.dp_sigma)
-    phases.append(fit(params, retention_loss, lambda _: batches((retain,), cfg.batch_size, generator), fit_config(cfg),
-                      device, desc="retain"))
-    return FitResult(sum(p.steps for p in phases), tuple(x for p in phases for x in p.epoch_losses),
-                     sum(p.seconds for p in phases))
+    steps = budget_steps(len(forget), cfg)
+
+    def retention_batches(_):
+        produced = 0
+        while True:
+            for batch in batches((retain,), cfg.batch_size, generator):
+                if produced == steps:
+                    return
+                produced += 1
+                yield batch
+
+    phases.append(fit(decay_groups(model, weight_decay=cfg.weight_decay), retention_loss, retention_batches,
+                      fit_config(cfg), device, desc="retain", steps_per_epoch=steps))
+    total = FitResult(sum(p.steps for p in phases), tuple(x for p in phases for x in p.epoch_losses),
+                      sum(p.seconds for p in phases), phases[-1].stop_reason)
+    return PairedRun(total, cfg.decouple_max_steps + steps, [])

@@ -37,6 +37,8 @@ class UnlearnResult:
     fit: FitResult
     n_forget: int
     n_retain: int
+    budget: int                      # steps the method was allowed
+    probes: list[dict[str, float]]   # the stopping monitor's readings (step, forget_gap, retain_drift)
 
 
 def unlearn(model: nn.Module, forget: torch.Tensor, retain: torch.Tensor, cfg: UnlearnConfig,
@@ -53,6 +55,6 @@ def unlearn(model: nn.Module, forget: torch.Tensor, retain: torch.Tensor, cfg: U
     model.to(device)
     teacher = copy.deepcopy(model).eval().requires_grad_(False)
     model.train()
-    result = MODULES[cfg.method].run(model, teacher, forget, retain, cfg, device, generator)
+    run = MODULES[cfg.method].run(model, teacher, forget, retain, cfg, device, generator)
     model.eval()
-    return UnlearnResult(result, len(forget), len(retain))
+    return UnlearnResult(run.fit, len(forget), len(retain), run.budget, run.probes)

@@ -12,10 +12,10 @@ ENCODER_ONLY = False
 
 
 def build(model, teacher, cfg, generator):
-    def loss(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        x_f, x_r = batch
-        m_f, m_r = training_masks(model, x_f, generator), training_masks(model, x_r, generator)
-        noisy_target = noise_like(x_f, generator)
+    def loss(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        x_f, x_r, m_r, _ = batch
+        m_f = training_masks(model, x_f, generator)
+        noisy_target = noise_like(x_f, generator, torch.cat([x_f, x_r]))
         return masked_mse(model(x_r, m_r), x_r, m_r) + cfg.alpha * masked_mse(model(x_f, m_f), noisy_target, m_f)
 
     return loss

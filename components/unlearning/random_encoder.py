@@ -15,7 +15,7 @@ ENCODER_ONLY = True
 
 
 def build(model, teacher, cfg, generator):
-    def random_latent(x_f, m_f):
+    def random_latent(x_f, m_f, _batch):
         latent = teacher.encode(x_f, m_f)
         return torch.randn(latent.shape, generator=generator).to(latent.device) * latent.std() + latent.mean()
 

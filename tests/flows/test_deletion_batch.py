@@ -29,7 +29,8 @@ from tests.conftest import write_params
 
 pytestmark = pytest.mark.integration
 MODEL = "forgetflow-mae"
-PASSING_GATES = {"forget_min_drop": -1.0, "retain_max_drop_pct": 100.0}  # mechanics, not quality, under test here
+PASSING_GATES = {"sample_remembered_db": 1e9, "sample_overforget_db": 1e9, "class_accuracy_slack": 1.0,
+                 "retain_max_psnr_drop_pct": 100.0, "retain_max_accuracy_drop": 1.0}  # mechanics, not quality, under test here
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +44,7 @@ def prefect_api():
 @pytest.fixture
 def trained(tiny_workspace, prefect_api):
     """A tiny workspace with data, a feature net and a base champion, all committed to git."""
-    write_params(tiny_workspace, {"unlearn": {"epochs": 1, "retain_samples": 20}, "evaluate": {"min_fid_samples": 5},
+    write_params(tiny_workspace, {"unlearn": {"min_steps": 2, "max_steps": 2, "retain_samples": 20}, "evaluate": {"min_fid_samples": 5},
                                   "batch": {"max_forget_fraction": 0.5}, "gates": PASSING_GATES})
     ws = workspace.resolve(tiny_workspace)
     params = load_params(ws.params_file)
@@ -171,7 +172,7 @@ def kept_bytes(ws):
 
 
 def test_failed_gates_leave_a_challenger_and_a_person_can_promote_it(trained):
-    write_params(trained.root, {"gates": {"forget_min_drop": 10.0}})
+    write_params(trained.root, {"gates": {"retain_max_accuracy_drop": -1.0}})
     ws, params = trained, load_params(trained.params_file)
     file_requests(ws)
     before = snapshot(ws)
@@ -255,7 +256,8 @@ def test_register_reuses_the_version_of_its_batch(trained):
 def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, cli_env):
     ws = trained
     file_requests(ws)
-    write_params(ws.root, {"unlearn": {"epochs": 500}})  # long enough to be killed inside unlearn
+    write_params(ws.root, {"unlearn": {"min_steps": 100000, "max_steps": 100000, "stop_plateau": -1e9,
+                                          "stop_gap": 0.0, "max_retain_drift": 1e9}})  # killed inside unlearn
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root)], env=cli_env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
@@ -271,7 +273,7 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, cli_env
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
-    write_params(ws.root, {"unlearn": {"epochs": 1}})
+    write_params(ws.root, {"unlearn": {"max_steps": 2}})
     done = subprocess.run([sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root), "--json"], env=cli_env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -314,7 +316,7 @@ def test_sigkill_after_the_data_commit_finishes_forward_on_the_next_run(trained,
 
 
 def test_a_rejected_review_releases_its_requests_and_drops_the_challenger(trained):
-    write_params(trained.root, {"gates": {"forget_min_drop": 10.0}})
+    write_params(trained.root, {"gates": {"retain_max_accuracy_drop": -1.0}})
     ws, params = trained, load_params(trained.params_file)
     file_requests(ws)
     assert run_batch(ws, params).status == "needs_review"

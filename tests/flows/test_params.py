@@ -15,6 +15,13 @@ def test_the_repo_root_params_are_the_template_that_init_writes():
     assert load_params(template).registry.model_name == "forgetflow-mae"
 
 
+def test_the_shipped_retrain_oracle_uses_the_base_recipe():
+    params = load_params(ROOT / "params.yaml")
+    u, t = params.unlearn, params.train
+    assert (u.retrain_epochs, u.retrain_lr, u.retrain_batch_size, u.retrain_weight_decay, u.retrain_warmup_epochs) == \
+        (t.epochs, t.lr, t.batch_size, t.weight_decay, t.warmup_epochs) and t.cosine
+
+
 def test_the_repo_root_pipeline_is_the_generated_one_with_code_deps():
     import yaml
 

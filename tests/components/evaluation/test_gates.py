@@ -1,28 +1,59 @@
-import pytest
+"""The gates compare with a reference for what forgetting should look like, and fail both ways."""
 
-from components.evaluation.gates import GateConfig, check_gates
+import torch
 
+from components.evaluation.gates import Evidence, GateConfig, check_gates
+from components.evaluation.stats import difference_ci
 
-def test_gates_compare_forget_drop_and_retain_tolerance_with_the_parent():
-    cfg = GateConfig(forget_metric="cosine_centre", forget_min_drop=0.1, retain_metric="psnr_centre", retain_max_drop_pct=5)
-    forget, retain = check_gates(cfg, {"cosine_centre": 0.9, "psnr_centre": 1}, {"cosine_centre": 0.75},
-                                 {"psnr_centre": 20.0, "cosine_centre": 1}, {"psnr_centre": 19.1})
-    assert forget.passed and retain.passed  # dropped 0.15 >= 0.1; 19.1 >= 19.0
-    _, retain = check_gates(cfg, {"cosine_centre": 0.9, "psnr_centre": 1}, {"cosine_centre": 0.75},
-                            {"psnr_centre": 20.0, "cosine_centre": 1}, {"psnr_centre": 18.9})
-    assert not retain.passed and "1.0000" in retain.detail  # 5% of 20 dB may be lost
+CFG = GateConfig(sample_remembered_db=0.5, sample_overforget_db=1.0, class_accuracy_slack=0.05,
+                 retain_max_psnr_drop_pct=2.0, retain_max_accuracy_drop=0.03)
+RETAIN = {"psnr_centre": 16.0, "accuracy_centre": 0.70}
 
 
-def test_gates_read_fid_as_lower_is_better():
-    cfg = GateConfig(forget_metric="fid_centre", forget_min_drop=10.0, retain_metric="fid_centre", retain_max_drop_pct=20)
-    forget, retain = check_gates(cfg, {"fid_centre": 15.0}, {"fid_centre": 40.0}, {"fid_centre": 10.0}, {"fid_centre": 11.5})
-    assert forget.passed and retain.passed  # forget FID rose by 25 >= 10; retain FID rose 1.5 <= 2
-    _, retain = check_gates(cfg, {"fid_centre": 15.0}, {"fid_centre": 40.0}, {"fid_centre": 10.0}, {"fid_centre": 12.5})
-    assert not retain.passed
+def per_image_psnr(mean: float, n: int, seed: int) -> torch.Tensor:
+    return mean + 2.0 * torch.randn(n, generator=torch.Generator().manual_seed(seed))  # ~2 dB spread, as measured
 
 
-def test_gates_refuse_unmeasured_or_unknown_metrics():
-    with pytest.raises(ValueError, match="was not measured"):
-        check_gates(GateConfig(forget_metric="cosine_border"), {"cosine_centre": 1, "psnr_centre": 1}, {}, {"psnr_centre": 1}, {})
-    with pytest.raises(ValueError, match="is not one of"):
-        check_gates(GateConfig(forget_metric="n"), {}, {}, {}, {})
+def gate(results, name):
+    return next(g for g in results if g.name == name)
+
+
+def sample_gate(forgotten_mean: float, n: int = 200):
+    gap = difference_ci(per_image_psnr(forgotten_mean, n, 1), per_image_psnr(15.0, 400, 2))
+    return gate(check_gates(CFG, Evidence(RETAIN, RETAIN, sample_gap=gap)), "sample")
+
+
+def test_forgotten_samples_that_are_still_rebuilt_better_than_unseen_ones_fail():
+    result = sample_gate(17.0)
+    assert not result.passed and "still remembered" in result.detail
+
+
+def test_forgotten_samples_that_became_much_worse_than_unseen_ones_fail():
+    result = sample_gate(12.5)
+    assert not result.passed and "over-forgotten" in result.detail
+
+
+def test_forgotten_samples_like_unseen_ones_pass():
+    assert sample_gate(15.1).passed
+
+
+def test_a_tiny_forget_set_cannot_be_rejected_on_an_interval_it_cannot_resolve():
+    assert sample_gate(16.0, n=3).passed  # +1 dB on 3 images: the interval spans 0, so no evidence either way
+
+
+def test_class_gate_compares_recognisability_with_the_never_seen_reference():
+    def verdict(accuracy):
+        return gate(check_gates(CFG, Evidence(RETAIN, RETAIN, class_accuracy=accuracy, class_reference=0.40)), "class").passed
+
+    assert verdict(0.44) and not verdict(0.46)
+
+
+def test_retain_gates_check_psnr_and_accuracy_separately():
+    psnr_only = check_gates(CFG, Evidence(RETAIN, {"psnr_centre": 15.5, "accuracy_centre": 0.70}))
+    accuracy_only = check_gates(CFG, Evidence(RETAIN, {"psnr_centre": 16.0, "accuracy_centre": 0.60}))
+    assert not gate(psnr_only, "retain_psnr").passed and gate(psnr_only, "retain_accuracy").passed
+    assert gate(accuracy_only, "retain_psnr").passed and not gate(accuracy_only, "retain_accuracy").passed
+
+
+def test_only_the_gates_of_the_request_kinds_present_run():
+    assert [g.name for g in check_gates(CFG, Evidence(RETAIN, RETAIN))] == ["retain_psnr", "retain_accuracy"]

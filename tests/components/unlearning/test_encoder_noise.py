@@ -5,7 +5,9 @@ from components.errors import DataValidationError
 from components.models.masking import centre_mask
 from components.unlearning.config import UnlearnConfig
 from components.unlearning.methods import unlearn
-from components.unlearning.paired import noise_like
+from components.models.configs import FitConfig
+from components.models.recipes import train_inpainter
+from components.unlearning.paired import budget_steps, noise_like
 
 
 def embedding_gaps(model, teacher, forget, retain, generator):
@@ -23,7 +25,10 @@ def test_encoder_noise_moves_forget_embeddings_to_noise_and_keeps_retain_and_dec
     forget, retain = images[:6], images[6:]
     before = embedding_gaps(tiny_mae, teacher, forget, retain, torch.Generator().manual_seed(5))
     head = tiny_mae.head.weight.detach().clone()
-    unlearn(tiny_mae, forget, retain, UnlearnConfig(epochs=30, lr=3e-3, batch_size=8, alpha=1.0), torch.device("cpu"))
+    cfg = UnlearnConfig(blr=0.096, batch_size=8, alpha=1.0, min_steps=30, max_steps=30, stop_gap=0.0, stop_plateau=-1e9,
+                        max_retain_drift=1e9)
+    result = unlearn(tiny_mae, forget, retain, cfg, torch.device("cpu"))
+    assert result.fit.steps == 30 and result.fit.stop_reason == "budget"
     after = embedding_gaps(tiny_mae, teacher, forget, retain, torch.Generator().manual_seed(5))
     assert after[0] < 0.5 * before[0]          # forget inputs now embed like noise
     assert after[1] < 0.5 * after[0] + 1e-9    # retain inputs stay close to their original embeddings
@@ -31,7 +36,7 @@ def test_encoder_noise_moves_forget_embeddings_to_noise_and_keeps_retain_and_dec
 
 
 def test_unlearn_refuses_empty_sets_and_mismatched_shapes(tiny_mae, images):
-    cfg = UnlearnConfig(epochs=1)
+    cfg = UnlearnConfig(max_steps=1)
     with pytest.raises(DataValidationError, match="forget set is empty"):
         unlearn(tiny_mae, images[:0], images, cfg, torch.device("cpu"))
     with pytest.raises(DataValidationError, match="retain"):
@@ -43,3 +48,22 @@ def test_unlearn_refuses_empty_sets_and_mismatched_shapes(tiny_mae, images):
 def test_unknown_methods_are_refused():
     with pytest.raises(ValueError, match="unknown method"):
         UnlearnConfig(method="forget-harder")
+
+
+def test_the_budget_scales_with_the_forget_set_and_is_clamped():
+    cfg = UnlearnConfig(batch_size=64, forget_passes=4.0, min_steps=16, max_steps=400)
+    assert budget_steps(5, cfg) == 16                    # a few images: the floor
+    assert budget_steps(500, cfg) == 63                  # 4 passes of 500 images, 32 per step
+    assert budget_steps(50_000, cfg) == 400              # the ceiling
+    assert budget_steps(500, UnlearnConfig(forget_passes=8.0)) == 2 * budget_steps(500, UnlearnConfig(forget_passes=4.0)) - 1
+
+
+def test_early_stopping_ends_unlearning_before_the_budget_on_training_side_probes(tiny_mae, images):
+    train_inpainter(tiny_mae, images, FitConfig(epochs=20, batch_size=16, lr=3e-3), torch.device("cpu"),
+                    torch.Generator().manual_seed(0))
+    cfg = UnlearnConfig(blr=0.096, batch_size=8, alpha=1.0, min_steps=400, max_steps=400, check_every=4)
+    result = unlearn(tiny_mae, images[:6], images[6:], cfg, torch.device("cpu"))
+    assert result.budget == 400 and result.fit.steps < 400
+    assert result.fit.stop_reason.split(":")[0] in {"forgotten", "plateau"} or result.fit.stop_reason.startswith("retain drift")
+    assert result.probes[0]["step"] == 0 and result.probes[0]["forget_gap"] == pytest.approx(1.0, abs=0.3)
+    assert result.probes[-1]["step"] == result.fit.steps  # the reading that stopped it is recorded
