@@ -33,6 +33,7 @@ class UnlearnConfig:
     check_every: int = 4
     stop_gap: float = 0.2
     stop_plateau: float = 0.01
+    patience: int = 3
     max_retain_drift: float = 0.1
     # decoupling (Varshney & Torra; unverified details, see decoupling.py)
     decouple_threshold: float = 1.0  # OOD threshold, in units of the original model's own forget error

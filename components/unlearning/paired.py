@@ -8,7 +8,8 @@ the retain pool; never the evaluation sets) and stops when
 
 - `forgotten`: the forget latents' squared distance to their noise targets fell to `stop_gap` of
   its starting value (Li et al.'s objective is met), or
-- `plateau`: that relative distance improved by less than `stop_plateau` since the last check, or
+- `plateau`: its best value improved by less than `stop_plateau` over the last `patience` checks
+  (single readings are noisy: each step draws new masks, so one check may read worse than the last), or
 - `retain drift`: the retain latents moved more than `max_retain_drift` (in the same units: the
   starting forget-to-noise distance) from the original encoder's.
 
@@ -113,7 +114,6 @@ class Probes:
 
     def check(self, step: int) -> str | None:
         gap, drift = self.measure()
-        previous = self.history[-1]["forget_gap"] if self.history else None
         self.history.append({"step": step, "forget_gap": gap, "retain_drift": drift})
         if step == 0:
             return None
@@ -121,8 +121,11 @@ class Probes:
             return f"retain drift {drift:.3f} > {self.cfg.max_retain_drift}"
         if gap <= self.cfg.stop_gap:
             return f"forgotten: forget gap {gap:.3f} <= {self.cfg.stop_gap}"
-        if previous is not None and previous - gap < self.cfg.stop_plateau:
-            return f"plateau: forget gap {previous:.3f} -> {gap:.3f} (< {self.cfg.stop_plateau} better)"
+        gaps = [h["forget_gap"] for h in self.history]
+        if len(gaps) > self.cfg.patience + 1:
+            before, now = min(gaps[: -self.cfg.patience]), min(gaps)
+            if before - now < self.cfg.stop_plateau:
+                return f"plateau: best forget gap {before:.3f} -> {now:.3f} in the last {self.cfg.patience} checks"
         return None
 
 

@@ -33,7 +33,7 @@ def test_inpaint_keeps_visible_pixels(tiny_mae, images):
 
 def test_encoder_parameters_exclude_the_decoder(tiny_mae):
     encoder_ids = {id(p) for p in tiny_mae.encoder_parameters()}
-    decoder = (tiny_mae.decoder_embed, tiny_mae.decoder, tiny_mae.decoder_norm, tiny_mae.head)
+    decoder = (tiny_mae.decoder_embed, tiny_mae.decoder, tiny_mae.decoder_norm, tiny_mae.head, *([tiny_mae.refine] if tiny_mae.refine else []))
     decoder_ids = {id(p) for m in decoder for p in m.parameters()} | {id(tiny_mae.hole_embed), id(tiny_mae.decoder_pos_embed)}
     assert not encoder_ids & decoder_ids
     assert encoder_ids | decoder_ids == {id(p) for p in tiny_mae.parameters()}
@@ -50,3 +50,15 @@ def test_a_few_training_steps_lower_the_masked_loss(tiny_mae, images):
     fit(list(tiny_mae.parameters()), loss_fn, lambda _: batches((images,), 8, generator),
         FitConfig(epochs=15, lr=3e-3), torch.device("cpu"))
     assert masked_mse(tiny_mae(images, mask), images, mask).item() < 0.7 * before
+
+
+def test_the_refinement_head_starts_as_the_identity(images):
+    torch.manual_seed(0)
+    plain = MaskedAutoencoder(MAEConfig(embed_dim=32, depth=1, num_heads=2, decoder_dim=16, decoder_depth=1, decoder_heads=2))
+    torch.manual_seed(0)
+    refined = MaskedAutoencoder(MAEConfig(embed_dim=32, depth=1, num_heads=2, decoder_dim=16, decoder_depth=1, decoder_heads=2,
+                                          refine_width=8))
+    refined.load_state_dict(plain.state_dict(), strict=False)
+    mask = centre_mask(32, 16, len(images))
+    z = refined.encode(images, mask)
+    assert torch.allclose(refined.decode(z, mask), plain.decode(plain.encode(images, mask), mask))
