@@ -21,7 +21,7 @@ from components.evaluation import baselines, forgetting, grids
 from components.evaluation.metrics import accuracy, predict_batched
 from components.models import checkpoint, training
 from components.models.configs import FeatureNetConfig
-from components.models.featurenet import FeatureNet
+from components.models.featurenet import FeatureNet, recalibrate_batchnorm
 from components.models.conv_ae import ConvAutoencoder
 from components.models.mae import MaskedAutoencoder
 from components.models.masking import make_mask
@@ -50,7 +50,7 @@ def train_featurenet(ws: Workspace, params: Params) -> dict[str, float]:
     net.train()
     result = training.fit(list(net.parameters()), lambda b: torch.nn.functional.cross_entropy(net(b[0]), b[1]),
                         lambda _: training.batches((x, y), cfg.batch_size, generator), cfg, device, desc="featurenet")
-    net.eval()
+    recalibrate_batchnorm(net, x, device)
     metrics = {"test_accuracy": accuracy(predict_batched(net, x_test, device=device), y_test),
                "final_loss": result.epoch_losses[-1], "seconds": result.seconds}
     weights_sha = checkpoint.save(net, ws.models_dir / FEATURENET)

