@@ -11,6 +11,7 @@ Input: float32 images (N, 1, 32, 32) or (N, 32, 32) in [0, 1]. Params: `mask` ("
 from __future__ import annotations
 
 import mlflow
+import numpy as np
 from mlflow.pyfunc import PythonModel
 
 
@@ -22,8 +23,9 @@ class InpainterModel(PythonModel):
 
         self.model = checkpoint.load(Path(context.artifacts["weights"]))
 
-    def predict(self, context, model_input, params=None):
-        import numpy as np
+    def predict(self, context, model_input: np.ndarray, params: dict | None = None) -> np.ndarray:
+        # np.ndarray: MLflow skips type-hint schema inference (images are not a tabular schema)
+        # instead of warning on every load that the hints are missing
         import torch
 
         from components.models.masking import make_mask

@@ -1,0 +1,80 @@
+"""Quality gates: is an unlearned model good enough to become champion without a person?
+
+Each gate compares with a *reference for what forgetting should look like*, not with the parent:
+
+- **sample** (sample/subject requests): the unlearned model's per-image masked PSNR on the forgotten
+  training images minus its PSNR on unseen test images of the same classes. A model that never saw
+  the images does about as well on both (the retrain oracle's gap is near 0), so the 95% interval
+  of that difference must not lie wholly above `sample_remembered_db` (still remembered) nor wholly
+  below `-sample_overforget_db` (over-forgotten: the forgotten images now stand out, itself a
+  membership signal). Small forget sets give wide intervals; the gate then cannot reject, and the
+  report shows the interval.
+- **class** (class requests): feature-net accuracy on the unlearned model's centre inpaintings of
+  unseen images of the forgotten classes must not exceed the *reference* — the same images with the
+  hole filled by the mean of their 10 nearest neighbours among the retained classes' training
+  images (what a model that never saw the class can at best rebuild) — by more than
+  `class_accuracy_slack`.
+- **retain**: on held-out images of untouched classes, masked PSNR within `retain_max_psnr_drop_pct`
+  of the parent *and* feature-net accuracy (a distribution-level check: are the outputs still the
+  right kind of garment?) within `retain_max_accuracy_drop`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.evaluation.stats import Interval
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    sample_remembered_db: float = 0.5
+    sample_overforget_db: float = 1.0
+    class_accuracy_slack: float = 0.05
+    retain_max_psnr_drop_pct: float = 2.0
+    retain_max_accuracy_drop: float = 0.03
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the evaluation measured for the gates (None where the batch has no such request)."""
+
+    retain_before: dict[str, float]
+    retain_after: dict[str, float]
+    sample_gap: Interval | None = None     # dB, PSNR(forgotten) - PSNR(unseen, same classes), unlearned model
+    class_accuracy: float | None = None    # forget-class recognisability, unlearned model, centre hole
+    class_reference: float | None = None   # the same images filled from retained classes only (10-NN)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str
+    passed: bool
+    detail: str
+
+
+def check_gates(cfg: GateConfig, evidence: Evidence) -> list[GateResult]:
+    results = []
+    if evidence.sample_gap is not None:
+        gap = evidence.sample_gap
+        if gap.low > cfg.sample_remembered_db:
+            verdict, passed = f"still remembered (interval above +{cfg.sample_remembered_db} dB)", False
+        elif gap.high < -cfg.sample_overforget_db:
+            verdict, passed = f"over-forgotten (interval below -{cfg.sample_overforget_db} dB)", False
+        else:
+            verdict, passed = "indistinguishable from unseen images within the margins", True
+        results.append(GateResult("sample", passed, f"forgotten - unseen PSNR {gap.text(' dB')}: {verdict}"))
+    if evidence.class_accuracy is not None and evidence.class_reference is not None:
+        level = evidence.class_reference + cfg.class_accuracy_slack
+        results.append(GateResult("class", evidence.class_accuracy <= level,
+                                  f"forget-class accuracy {evidence.class_accuracy:.3f} (must be <= {level:.3f}: "
+                                  f"reference {evidence.class_reference:.3f} + {cfg.class_accuracy_slack})"))
+    before, after = evidence.retain_before, evidence.retain_after
+    allowed = abs(before["psnr_centre"]) * cfg.retain_max_psnr_drop_pct / 100
+    results.append(GateResult("retain_psnr", before["psnr_centre"] - after["psnr_centre"] <= allowed,
+                              f"retain PSNR {before['psnr_centre']:.3f} -> {after['psnr_centre']:.3f} dB "
+                              f"(may drop <= {allowed:.3f}, {cfg.retain_max_psnr_drop_pct}%)"))
+    results.append(GateResult("retain_accuracy", before["accuracy_centre"] - after["accuracy_centre"] <= cfg.retain_max_accuracy_drop,
+                              f"retain accuracy {before['accuracy_centre']:.3f} -> {after['accuracy_centre']:.3f} "
+                              f"(may drop <= {cfg.retain_max_accuracy_drop})"))
+    return results

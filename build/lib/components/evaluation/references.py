@@ -1,0 +1,35 @@
+"""The references the gates and the benchmark compare an unlearned model with (see gates.py).
+
+Both answer "what would a model that never saw the forgotten data do?" without retraining one.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from components.evaluation.baselines import nearest_fill
+from components.evaluation.forgetting import per_image_psnr
+from components.evaluation.metrics import accuracy, predict_batched
+from components.evaluation.stats import Interval, difference_ci
+from components.models.masking import make_mask
+
+
+def sample_gap(model: nn.Module, forgotten: torch.Tensor, unseen: torch.Tensor, masks: dict[str, tuple[str, int]],
+               device: torch.device) -> Interval:
+    """PSNR(forgotten training images) - PSNR(unseen images of the same classes), Welch 95% CI, dB.
+    ~0 for a model that never trained on them; > 0 means they are still rebuilt better (remembered)."""
+    return difference_ci(per_image_psnr(model, forgotten, masks, device), per_image_psnr(model, unseen, masks, device))
+
+
+def unseen_same_classes(ids: list[str], labels: dict[str, int], forgotten_labels: set[int]) -> list[str]:
+    return [i for i in ids if labels[i] in forgotten_labels]
+
+
+def class_reference(featurenet: nn.Module, bank: torch.Tensor, x: torch.Tensor, y: torch.Tensor, mask_spec: tuple[str, int],
+                    device: torch.device) -> float:
+    """Feature-net accuracy on `x` with the hole filled by the mean of its 10 nearest neighbours in
+    `bank` (training images of the *retained* classes): the recognisability a model that never saw
+    the forgotten class could reach from the visible pixels and the rest of the data."""
+    fill = nearest_fill(bank, x, make_mask(mask_spec[0], x.shape[-1], mask_spec[1]), min(10, len(bank)))
+    return accuracy(predict_batched(featurenet, fill, device=device), y)

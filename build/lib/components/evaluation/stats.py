@@ -1,0 +1,80 @@
+"""Confidence intervals for the numbers gates and benchmarks compare.
+
+Means and differences of means use Student/Welch t intervals: honest for the handful of images a
+subject request forgets, where a bootstrap interval is far too narrow (3 images resample to 10
+distinct means). Statistics without a closed form (an attack's AUC) use the percentile bootstrap,
+seeded so a rerun reports the same interval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+RESAMPLES = 2000
+
+
+@dataclass(frozen=True)
+class Interval:
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    def text(self, unit: str = "") -> str:
+        return f"{self.mean:.3f}{unit} [{self.low:.3f}, {self.high:.3f}] (95% CI, n={self.n})"
+
+
+def bootstrap(samples: tuple[torch.Tensor, ...], statistic: Callable[..., torch.Tensor], seed: int = 0,
+              resamples: int = RESAMPLES, level: float = 0.95) -> Interval:
+    """Percentile interval of `statistic(*samples)`, resampling each sample independently."""
+    if any(len(s) == 0 for s in samples):
+        raise ValueError("a confidence interval needs at least one value in every sample")
+    generator = torch.Generator().manual_seed(seed)
+    draws = torch.stack([statistic(*(s[torch.randint(len(s), (len(s),), generator=generator)] for s in samples))
+                         for _ in range(resamples)]).double()
+    tail = (1 - level) / 2
+    low, high = torch.quantile(draws, torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
+    return Interval(float(statistic(*samples)), low, high, min(len(s) for s in samples))
+
+
+def mean_ci(values: torch.Tensor, level: float = 0.95) -> Interval:
+    """Student t interval of the mean (one value: an unbounded interval, since nothing is known)."""
+    v = values.double()
+    if len(v) == 0:
+        raise ValueError("a confidence interval needs at least one value")
+    if len(v) == 1:
+        return Interval(float(v[0]), -math.inf, math.inf, 1)
+    half = _t(level, len(v) - 1) * float(v.std()) / math.sqrt(len(v))
+    return Interval(float(v.mean()), float(v.mean()) - half, float(v.mean()) + half, len(v))
+
+
+def difference_ci(a: torch.Tensor, b: torch.Tensor, level: float = 0.95) -> Interval:
+    """Welch t interval of mean(a) - mean(b), two independent samples (forgotten vs unseen images)."""
+    a, b = a.double(), b.double()
+    if len(a) < 2 or len(b) < 2:
+        if len(a) == 0 or len(b) == 0:
+            raise ValueError("a confidence interval needs at least one value in every sample")
+        return Interval(float(a.mean() - b.mean()), -math.inf, math.inf, min(len(a), len(b)))
+    va, vb = float(a.var()) / len(a), float(b.var()) / len(b)
+    se = math.sqrt(va + vb)
+    dof = (va + vb) ** 2 / max(va**2 / (len(a) - 1) + vb**2 / (len(b) - 1), 1e-300)
+    diff = float(a.mean() - b.mean())
+    half = _t(level, dof) * se
+    return Interval(diff, diff - half, diff + half, min(len(a), len(b)))
+
+
+def _t(level: float, dof: float) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(0.5 + level / 2, dof))
+
+
+def images_for_accuracy(half_width: float) -> int:
+    """Images a set needs so that an accuracy's 95% CI is at most +-half_width (worst case p = 0.5)."""
+    if not 0 < half_width < 0.5:
+        raise ValueError(f"half width {half_width} must be in (0, 0.5)")
+    return int(-(-(1.96**2 * 0.25) // half_width**2))

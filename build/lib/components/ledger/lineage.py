@@ -1,0 +1,230 @@
+"""Which trained artifact saw which samples, and which promoted batches took them out again.
+
+The index lives in the ledger (SQLite), so `contains`, the alias guard and purge answer without
+importing MLflow. MLflow stays the source of truth for versions and aliases: forgetflow writes this
+index at every registration and alias move, and `forgetflow reindex` rebuilds it from the registry
+and the DVC data versions.
+
+Taint (../shared/DESIGN.md, Compliance): an artifact is tainted by a promoted batch when its
+training set holds a sample that batch forgot and no batch on its own lineage (itself or its
+parents) is that batch. Unlearned versions inherit their parent's training set, so "trained on"
+stays true for them and the lineage says who removed it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from components.data.manifest import Sample
+
+if TYPE_CHECKING:
+    from components.ledger.store import Ledger
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS catalogue (
+    sample_id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, label INTEGER NOT NULL, label_name TEXT NOT NULL,
+    split TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS catalogue_subject ON catalogue (subject_id);
+CREATE INDEX IF NOT EXISTS catalogue_label ON catalogue (label);
+CREATE TABLE IF NOT EXISTS training_sets (
+    set_id TEXT NOT NULL, sample_id TEXT NOT NULL, PRIMARY KEY (sample_id, set_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS training_sets_set ON training_sets (set_id);
+CREATE TABLE IF NOT EXISTS artifacts (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, model_name TEXT, version INTEGER, parent_id TEXT, batch_id TEXT,
+    set_id TEXT NOT NULL, data_md5 TEXT, weights_sha256 TEXT, files TEXT NOT NULL DEFAULT '[]', run_id TEXT,
+    purged_by TEXT, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS aliases (
+    model_name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (model_name, alias));
+CREATE TABLE IF NOT EXISTS purged_data (data_md5 TEXT PRIMARY KEY, batch_id TEXT NOT NULL, purged_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS purges (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, batch_ids TEXT NOT NULL, at TEXT NOT NULL, summary TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A trained thing whose weights could hold training data: a model version or the feature net."""
+
+    id: str                 # "forgetflow-mae/v2", "featurenet/<sha256[:16]>"
+    kind: str               # model_version | featurenet
+    set_id: str             # its training set (inherited from the parent for unlearned versions)
+    model_name: str | None = None
+    version: int | None = None
+    parent_id: str | None = None
+    batch_id: str | None = None  # the deletion batch that produced it
+    data_md5: str | None = None
+    weights_sha256: str | None = None
+    files: list[str] = field(default_factory=list)  # workspace paths holding its weights (purged with it)
+    run_id: str | None = None
+    purged_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Containment:
+    """What one artifact holds of a queried set of samples."""
+
+    artifact: Artifact
+    aliases: list[str]
+    trained_on: int             # how many of the query its training set held
+    contained: list[str]        # trained on, not removed along its lineage, weights not purged
+    unlearned: dict[str, int]   # batch id -> samples of the query that batch removed on this lineage
+    lineage_batches: list[str]
+    tainted_by: list[str]       # promoted batches whose forgotten samples it still holds (whole-model view)
+
+
+def version_id(model_name: str, version: int) -> str:
+    return f"{model_name}/v{version}"
+
+
+def training_set_id(data_md5: str, split: str = "train") -> str:
+    return f"{data_md5}:{split}"
+
+
+def record_samples(ledger: Ledger, set_id: str, samples: Iterable[Sample]) -> None:
+    """Catalogue the samples (so subjects/labels resolve after they leave data/) and their set."""
+    rows = list(samples)
+    with ledger.transaction() as db:
+        db.executemany("INSERT OR IGNORE INTO catalogue VALUES (?, ?, ?, ?, ?)",
+                       [(s.sample_id, s.subject_id, s.label, s.label_name, s.split) for s in rows])
+        db.executemany("INSERT OR IGNORE INTO training_sets (set_id, sample_id) VALUES (?, ?)",
+                       [(set_id, s.sample_id) for s in rows if s.split == "train"])
+
+
+def has_set(ledger: Ledger, set_id: str) -> bool:
+    return bool(ledger.query("SELECT 1 FROM training_sets WHERE set_id = ? LIMIT 1", (set_id,)))
+
+
+def record_artifact(ledger: Ledger, artifact: Artifact) -> None:
+    from components.ledger.store import now
+
+    with ledger.transaction() as db:
+        db.execute("INSERT OR REPLACE INTO artifacts (id, kind, model_name, version, parent_id, batch_id, set_id, data_md5, "
+                   "weights_sha256, files, run_id, purged_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (artifact.id, artifact.kind, artifact.model_name, artifact.version, artifact.parent_id, artifact.batch_id,
+                    artifact.set_id, artifact.data_md5, artifact.weights_sha256, json.dumps(artifact.files), artifact.run_id,
+                    artifact.purged_by, now()))
+        db.execute("INSERT INTO events (at, entity, entity_id, event, detail) VALUES (?, 'artifact', ?, 'indexed', ?)",
+                   (now(), artifact.id, json.dumps({"kind": artifact.kind, "set_id": artifact.set_id,
+                                                    "batch_id": artifact.batch_id}, sort_keys=True)))
+
+
+def forget_artifact(ledger: Ledger, artifact_id: str) -> None:
+    """A rolled-back batch's version is gone from the registry: drop it from the index too."""
+    with ledger.transaction() as db:
+        db.execute("DELETE FROM artifacts WHERE id = ?", (artifact_id,))
+        db.execute("DELETE FROM aliases WHERE model_name || '/v' || version = ?", (artifact_id,))
+
+
+def mark_purged(ledger: Ledger, artifact_id: str, batch_id: str) -> None:
+    with ledger.transaction() as db:
+        db.execute("UPDATE artifacts SET purged_by = ? WHERE id = ? AND purged_by IS NULL", (batch_id, artifact_id))
+
+
+def artifacts(ledger: Ledger) -> dict[str, Artifact]:
+    return {r["id"]: _artifact(r) for r in ledger.query("SELECT * FROM artifacts ORDER BY created_at, id")}
+
+
+def set_aliases(ledger: Ledger, model_name: str, mapping: dict[str, int]) -> None:
+    """Mirror the registry's aliases of one model (called after every move forgetflow makes)."""
+    with ledger.transaction() as db:
+        db.execute("DELETE FROM aliases WHERE model_name = ?", (model_name,))
+        db.executemany("INSERT INTO aliases VALUES (?, ?, ?)", [(model_name, a, v) for a, v in sorted(mapping.items())])
+
+
+def aliases(ledger: Ledger) -> dict[str, list[str]]:
+    """artifact id -> its aliases."""
+    out: dict[str, list[str]] = {}
+    for row in ledger.query("SELECT * FROM aliases ORDER BY alias"):
+        out.setdefault(version_id(row["model_name"], row["version"]), []).append(row["alias"])
+    return out
+
+
+def lineage_batches(index: dict[str, Artifact], artifact_id: str) -> list[str]:
+    """Deletion batches on the path from an artifact back to its base (its own first)."""
+    batches, current, seen = [], index.get(artifact_id), set()
+    while current is not None and current.id not in seen:
+        seen.add(current.id)
+        if current.batch_id:
+            batches.append(current.batch_id)
+        current = index.get(current.parent_id) if current.parent_id else None
+    return batches
+
+
+def tainted_by(ledger: Ledger, index: dict[str, Artifact], artifact_id: str) -> list[str]:
+    """Promoted batches that forgot samples this artifact was trained on, outside its own lineage."""
+    artifact = index[artifact_id]
+    rows = ledger.query("SELECT DISTINCT tb.batch_id FROM training_sets ts JOIN tombstones tb ON tb.sample_id = ts.sample_id "
+                        "WHERE ts.set_id = ? ORDER BY tb.batch_id", (artifact.set_id,))
+    own = set(lineage_batches(index, artifact_id))
+    return [r["batch_id"] for r in rows if r["batch_id"] not in own]
+
+
+def contains(ledger: Ledger, sample_ids: Iterable[str]) -> list[Containment]:
+    """For every indexed artifact: which of `sample_ids` it still holds, and who removed the rest."""
+    index, by_alias = artifacts(ledger), aliases(ledger)
+    with ledger.transaction() as db:  # a temp table makes 10,000 ids one indexed join, not 10,000 queries
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS query_ids (sample_id TEXT PRIMARY KEY) WITHOUT ROWID")
+        db.execute("DELETE FROM query_ids")
+        db.executemany("INSERT OR IGNORE INTO query_ids VALUES (?)", [(i,) for i in sample_ids])
+        trained: dict[str, list[str]] = {}
+        for row in db.execute("SELECT ts.set_id, ts.sample_id FROM query_ids q JOIN training_sets ts ON ts.sample_id = q.sample_id"):
+            trained.setdefault(row[0], []).append(row[1])
+        removed_by = dict(db.execute("SELECT q.sample_id, tb.batch_id FROM query_ids q JOIN tombstones tb ON tb.sample_id = q.sample_id"))
+        db.execute("DELETE FROM query_ids")
+    out = []
+    for artifact in index.values():
+        own = lineage_batches(index, artifact.id)
+        held, unlearned = [], {}
+        for sample in sorted(trained.get(artifact.set_id, [])):
+            batch = removed_by.get(sample)
+            if batch in own:
+                unlearned[batch] = unlearned.get(batch, 0) + 1
+            else:
+                held.append(sample)
+        out.append(Containment(artifact, by_alias.get(artifact.id, []), len(trained.get(artifact.set_id, [])),
+                               [] if artifact.purged_by else held, unlearned, own, tainted_by(ledger, index, artifact.id)))
+    return out
+
+
+def record_purged_data(ledger: Ledger, data_md5s: Iterable[str], batch_id: str) -> None:
+    from components.ledger.store import now
+
+    with ledger.transaction() as db:
+        db.executemany("INSERT OR IGNORE INTO purged_data VALUES (?, ?, ?)", [(m, batch_id, now()) for m in data_md5s])
+
+
+def purged_data(ledger: Ledger) -> dict[str, str]:
+    """data.dvc md5 -> the batch whose purge made that data version unrestorable."""
+    return {r["data_md5"]: r["batch_id"] for r in ledger.query("SELECT * FROM purged_data")}
+
+
+def record_purge(ledger: Ledger, batch_ids: list[str], summary: dict) -> None:
+    from components.ledger.store import now
+
+    with ledger.transaction() as db:
+        db.execute("INSERT INTO purges (batch_ids, at, summary) VALUES (?, ?, ?)",
+                   (json.dumps(batch_ids), now(), json.dumps(summary, sort_keys=True)))
+        for batch_id in batch_ids:
+            db.execute("INSERT INTO events (at, entity, entity_id, event, detail) VALUES (?, 'batch', ?, 'purged', ?)",
+                       (now(), batch_id, json.dumps(summary, sort_keys=True)))
+
+
+def purges(ledger: Ledger) -> list[dict]:
+    return [{"batch_ids": json.loads(r["batch_ids"]), "at": r["at"], **json.loads(r["summary"])}
+            for r in ledger.query("SELECT * FROM purges ORDER BY seq")]
+
+
+def _artifact(row) -> Artifact:
+    return Artifact(row["id"], row["kind"], row["set_id"], row["model_name"], row["version"], row["parent_id"], row["batch_id"],
+                    row["data_md5"], row["weights_sha256"], json.loads(row["files"]), row["run_id"], row["purged_by"])
+
+
+def catalogue(ledger: Ledger, sample_ids: Iterable[str] | None = None) -> list[Sample]:
+    """Catalogued rows (all, or those of `sample_ids`); relpath and sha256 are not kept: no pointer to pixels."""
+    wanted = None if sample_ids is None else set(sample_ids)
+    rows = ledger.query("SELECT * FROM catalogue") if wanted is None or wanted else []
+    return [Sample(r["sample_id"], r["subject_id"], r["label"], r["label_name"], r["split"], "", "")
+            for r in rows if wanted is None or r["sample_id"] in wanted]

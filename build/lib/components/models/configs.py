@@ -1,0 +1,46 @@
+"""Model and training configs: plain dataclasses without torch, so the CLI can parse params fast."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MAEConfig:
+    image_size: int = 32
+    patch_size: int = 4
+    embed_dim: int = 128
+    depth: int = 4
+    num_heads: int = 4
+    decoder_dim: int = 64
+    decoder_depth: int = 2
+    decoder_heads: int = 4
+    mlp_ratio: float = 4.0
+    refine_width: int = 0  # channels of the conv refinement head after the patch head; 0 = none
+
+
+@dataclass(frozen=True)
+class FeatureNetConfig:
+    num_classes: int = 10
+    width: int = 32
+    feature_dim: int = 128
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    grad_clip: float = 3.0
+    seed: int = 0
+    warmup_epochs: float = 0.0  # linear warm-up, then cosine decay to 0 (MAE/MAGE recipe); 0 and 0 = constant lr
+    cosine: bool = False
+
+
+@dataclass(frozen=True)
+class ConvAEConfig:
+    image_size: int = 32
+    patch_size: int = 4  # granularity of the training masks, as for the MAE
+    width: int = 32
+    latent_dim: int = 64

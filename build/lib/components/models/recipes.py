@@ -1,0 +1,29 @@
+"""The base training recipe for inpainters, shared by `train_base` and the retrain oracle."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from components.models.configs import FitConfig
+from components.models.mae import masked_mse
+from components.models.masking import random_training_mask
+from components.models.training import FitResult, batches, decay_groups, fit, steps_per_epoch
+
+
+def train_inpainter(model: nn.Module, images: torch.Tensor, cfg: FitConfig, device: torch.device,
+                    generator: torch.Generator, desc: str = "train") -> FitResult:
+    """Masked reconstruction on a mix of random patch, box and border masks (all parameters)."""
+    model.to(device).train()
+    size, patch = model.config.image_size, model.config.patch_size
+
+    def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        (x,) = batch
+        mask = random_training_mask(len(x), size, patch, generator).to(x.device)
+        return masked_mse(model(x, mask), x, mask)
+
+    result = fit(decay_groups(model, weight_decay=cfg.weight_decay), loss_fn,
+                 lambda _: batches((images,), cfg.batch_size, generator), cfg, device, desc,
+                 steps_per_epoch=steps_per_epoch(len(images), cfg.batch_size))
+    model.eval()
+    return result

@@ -1,0 +1,25 @@
+"""MAX LOSS baseline: gradient descent on the retain reconstruction loss and gradient ascent
+(weight alpha) on the forget one, over the whole model (ALGORITHMS.md §4). Unbounded by design;
+it is expected to damage retain quality."""
+
+from __future__ import annotations
+
+import torch
+
+from components.models.mae import masked_mse
+from components.unlearning.paired import run_paired, training_masks
+
+ENCODER_ONLY = False
+
+
+def build(model, teacher, cfg, generator):
+    def loss(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        x_f, x_r, m_r, _ = batch
+        m_f = training_masks(model, x_f, generator)
+        return masked_mse(model(x_r, m_r), x_r, m_r) - cfg.alpha * masked_mse(model(x_f, m_f), x_f, m_f)
+
+    return loss
+
+
+def run(model, teacher, forget, retain, cfg, device, generator):
+    return run_paired(build, ENCODER_ONLY, model, teacher, forget, retain, cfg, device, generator)

@@ -1,0 +1,515 @@
+"""`forgetflow`: the command line. Heavy libraries are imported inside the commands that use them,
+so `--help` and bookkeeping commands answer at once."""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from components.errors import BadInputError, ForgetflowError
+from flows import workspace as workspaces
+
+app = typer.Typer(help="Make image-to-image models forget data on request, and prove it.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+console = Console()
+err_console = Console(stderr=True)
+WorkspaceOpt = Annotated[Optional[Path], typer.Option("--workspace", "-w", envvar="FORGETFLOW_WORKSPACE",
+                                                      help="Workspace directory (default: current directory).")]
+
+
+@app.callback()
+def main(workspace: WorkspaceOpt = None) -> None:
+    """`forgetflow -w DIR COMMAND` works like `forgetflow COMMAND -w DIR`."""
+    if workspace is not None:
+        import os
+
+        os.environ["FORGETFLOW_WORKSPACE"] = str(workspace)
+
+
+def command(*args, **kwargs):
+    """app.command, plus: a ForgetflowError becomes one red line on stderr and exit code 1
+    (2 when the input itself is bad, as for usage errors)."""
+    def register(fn):
+        @functools.wraps(fn)
+        def wrapper(*a, **kw):
+            try:
+                return fn(*a, **kw)
+            except ForgetflowError as exc:
+                err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+                raise typer.Exit(2 if isinstance(exc, BadInputError) else 1) from None
+        return app.command(*args, **kwargs)(wrapper)
+    return register
+
+
+def _open(ws_path: Path | None):
+    from flows.params import load_params
+
+    ws = workspaces.resolve(ws_path)
+    return ws, load_params(ws.params_file)
+
+
+@command()
+def init(directory: Annotated[Path, typer.Argument(help="Directory to turn into a workspace.")]) -> None:
+    """Create a workspace: git + DVC repos, params.yaml, dvc.yaml, mlruns/.  Example: forgetflow init /tmp/ws"""
+    ws = workspaces.init(directory)
+    console.print(f"initialised workspace [bold]{ws.root}[/bold]; next: forgetflow -w {ws.root} prepare")
+
+
+@command()
+def prepare(workspace: WorkspaceOpt = None,
+            source: Annotated[Optional[Path], typer.Option(help="IDX or ImageFolder directory (default: params data.source, else the Debian package).")] = None,
+            force: Annotated[bool, typer.Option(help="Rebuild even if data/ is up to date.")] = False) -> None:
+    """Materialise data/ (PNG per sample + manifest.csv) and `dvc add` it.  Example: forgetflow prepare"""
+    from flows.prepare import prepare as run_prepare
+
+    ws, params = _open(workspace)
+    result = run_prepare(ws, params, source, force)
+    verb = "up to date" if result.skipped else "materialised"
+    console.print(f"data/ {verb}: {result.n_samples} samples, data.dvc md5 [bold]{result.data_md5}[/bold]")
+
+
+@command("train-featurenet")
+def train_featurenet(workspace: WorkspaceOpt = None) -> None:
+    """Train the feature net used by the metrics (dvc stage train_featurenet).  Example: forgetflow train-featurenet"""
+    from flows import train_base
+
+    ws, params = _open(workspace)
+    metrics = train_base.train_featurenet(ws, params)
+    console.print(f"feature net test accuracy {metrics['test_accuracy']:.3f} -> {ws.models_dir / train_base.FEATURENET}")
+
+
+@command()
+def train(workspace: WorkspaceOpt = None,
+          family: Annotated[str, typer.Option(help="mae (stage train_base) or conv-ae (stage train_conv_ae).")] = "mae") -> None:
+    """Train a base inpainter, register it in MLflow, alias it champion.  Example: forgetflow train --family mae"""
+    from flows import train_base
+
+    if family not in train_base.FAMILIES:
+        raise ForgetflowError(f"unknown family {family!r}; expected one of {sorted(train_base.FAMILIES)}")
+    ws, params = _open(workspace)
+    version = train_base.train_base(ws, params, family)
+    console.print(f"registered [bold]{version.name}[/bold] v{version.version} as champion (run {version.run_id})")
+
+
+@command()
+def status(workspace: WorkspaceOpt = None) -> None:
+    """Data version, champion model and its metrics.  Example: forgetflow status"""
+    ws, params = _open(workspace)
+    _print_summary(ws, params)
+
+
+@command()
+def demo(workspace: WorkspaceOpt = None) -> None:
+    """prepare -> train -> request -> deletion batch -> trace (skips what is done).  Example: forgetflow demo"""
+    from flows.prepare import prepare as run_prepare
+
+    ws, params = _open(workspace)
+    console.rule("[bold]1. prepare data")
+    result = run_prepare(ws, params)
+    console.print(f"data/ {'up to date' if result.skipped else 'materialised'}: {result.n_samples} samples, md5 {result.data_md5}")
+    console.rule("[bold]2. train base model")
+    if _champion(ws, params) is None:
+        _dvc(ws, "repro", "train_base")
+        if _champion(ws, params) is None:  # outputs were up to date but the registry is new
+            _dvc(ws, "repro", "--force", "train_base")
+    else:
+        console.print("a champion is registered already; skipping (run `dvc repro` to retrain on changed params)")
+    console.rule("[bold]3. base model")
+    _print_summary(ws, params)
+    console.rule("[bold]4. deletion requests")
+    _file_demo_requests(ws)
+    console.rule("[bold]5. deletion batch (Prefect flow: extract -> validate -> unlearn -> evaluate -> register -> promote -> commit data)")
+    outcome = _run_batch(ws, params, None, None)
+    if outcome.report and outcome.report.is_file():
+        from rich.markdown import Markdown
+
+        console.print(Markdown(outcome.report.read_text()))
+    elif outcome.status == "idle":
+        console.print("no pending requests (the demo's batch already ran: see reports/ and `forgetflow requests`)")
+    if outcome.status == "failed":
+        raise ForgetflowError(f"the demo batch failed: {outcome.error}")
+    console.rule("[bold]6. lineage (forgetflow trace)")
+    trace("champion", ws.root, as_json=False)
+    console.print(f"next: forgetflow requests · forgetflow trace · forgetflow rollback · "
+                  f"mlflow ui --backend-store-uri {_tracking_uri(ws)}")
+
+
+def _file_demo_requests(ws: workspaces.Workspace) -> None:
+    """One request of each kind: a whole class, one data owner, two single samples."""
+    from components import data, ledger as ledgers
+
+    book = ledgers.Ledger(ws.ledger_path)
+    try:
+        if book.requests():
+            console.print("requests already filed in this workspace; not filing the demo's again")
+            return
+        manifest = data.read_manifest(ws.data_dir)
+        label = max(s.label for s in manifest)
+        others = [s for s in manifest if s.split == "train" and s.label != label]
+        owner = others[0].subject_id
+        singles = [s.sample_id for s in others if s.subject_id != owner][:2]
+        asks = [("label", [str(label)], "demo: forget a whole class"), ("subject", [owner], "demo: a data owner's erasure request"),
+                ("sample", singles, "demo: two images reported by their owners")]
+        for kind, selector, reason in asks:
+            r = ledgers.file_request(book, manifest, kind, selector, reason).request
+            console.print(f"filed {r.id}: {kind} {','.join(selector)} ({len(r.sample_ids)} samples) - {reason}")
+    finally:
+        book.close()
+
+
+def _tracking_uri(ws: workspaces.Workspace) -> str:
+    from components import registry
+
+    return registry.tracking_uri(ws.root)
+
+
+LabelOpt = Annotated[Optional[str], typer.Option("--label", help="A whole class, by name or index.")]
+
+
+@command()
+def request(
+    workspace: WorkspaceOpt = None,
+    sample: Annotated[Optional[list[str]], typer.Option("--sample", help="Sample id (repeatable).")] = None,
+    samples_file: Annotated[Optional[Path], typer.Option(help="File with one sample id per line.")] = None,
+    subject: Annotated[Optional[list[str]], typer.Option("--subject", help="Data owner id: all their samples (repeatable).")] = None,
+    label: LabelOpt = None,
+    reason: Annotated[str, typer.Option(help="Why (kept in the ledger).")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """File a deletion request.  Example: forgetflow request --subject subj-000042 --reason "GDPR art. 17" """
+    from components import data, ledger as ledgers
+
+    ws = workspaces.resolve(workspace)
+    kind, selector = _selector(sample, samples_file, subject, label)
+    book = ledgers.Ledger(ws.ledger_path)
+    try:
+        result = ledgers.file_request(book, data.read_manifest(ws.data_dir), kind, selector, reason)
+    finally:
+        book.close()
+    r = result.request
+    if as_json:
+        console.print_json(json.dumps({"request_id": r.id if r else None, "created": result.created,
+                                       "status": r.status if r else "forgotten", "n_samples": len(r.sample_ids) if r else 0,
+                                       "forgotten_by": list(result.forgotten_by)}))
+    else:
+        console.print(result.message(), highlight=False)
+
+
+def _selector(sample, samples_file, subject, label) -> tuple[str, list[str]]:
+    from components.ledger import IntakeError
+
+    ids = list(sample or [])
+    if samples_file is not None:
+        if not samples_file.is_file():
+            raise IntakeError(f"{samples_file}: file not found")
+        try:
+            ids += [line.strip() for line in samples_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except UnicodeDecodeError:
+            raise IntakeError(f"{samples_file}: not a UTF-8 text file of sample ids") from None
+    given = [(k, v) for k, v in (("sample", ids), ("subject", list(subject or [])), ("label", [label] if label else [])) if v]
+    if len(given) != 1:
+        raise IntakeError("give exactly one of --sample/--samples-file, --subject or --label")
+    return given[0]
+
+
+@command("requests")
+def list_requests(workspace: WorkspaceOpt = None,
+                  status: Annotated[Optional[str], typer.Option(help="pending|processing|done|rejected|failed")] = None,
+                  as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List deletion requests.  Example: forgetflow requests --status pending"""
+    from dataclasses import asdict
+
+    from components import ledger as ledgers
+
+    ws = workspaces.resolve(workspace)
+    book = ledgers.Ledger(ws.ledger_path)
+    try:
+        rows = book.requests(status)
+    finally:
+        book.close()
+    if as_json:
+        console.print_json(json.dumps([asdict(r) | {"sample_ids": len(r.sample_ids)} for r in rows]))
+        return
+    table = Table("id", "kind", "selector", "samples", "status", "batch", "model", "error")
+    for r in rows:
+        table.add_row(r.id, r.kind, ",".join(r.selector)[:40], str(len(r.sample_ids)), r.status, r.batch_id or "",
+                      f"v{r.model_version}" if r.model_version else "", (r.error or "")[:60])
+    console.print(table)
+
+
+@command()
+def run(workspace: WorkspaceOpt = None,
+        method: Annotated[Optional[str], typer.Option(help="encoder-noise | encoder-noise-proxy (default: params)")] = None,
+        max_requests: Annotated[Optional[int], typer.Option(help="Pending requests per batch (default: params).")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Run one deletion batch as a Prefect flow.  Example: forgetflow run --method encoder-noise"""
+    ws, params = _open(workspace)
+    outcome = _run_batch(ws, params, method, max_requests)
+    if as_json:
+        from flows.deletion_batch import outcome_json
+
+        console.print_json(outcome_json(outcome))
+    elif outcome.status == "idle":
+        console.print("no pending requests: nothing to do")
+    else:
+        colour = {"promoted": "green", "needs_review": "yellow"}.get(outcome.status, "red")
+        console.print(f"{outcome.batch_id}: [{colour}]{outcome.status}[/{colour}]"
+                      + (f", model v{outcome.model_version}" if outcome.model_version else "")
+                      + (f"; report {outcome.report}" if outcome.report else ""))
+    if outcome.status == "failed":
+        err_console.print(f"[red]error:[/red] {outcome.error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _run_batch(ws: workspaces.Workspace, params, method, max_requests):
+    if method is not None:
+        from components.unlearning.config import METHODS
+
+        if method not in METHODS:
+            raise ForgetflowError(f"unknown method {method!r}; expected one of {METHODS}")
+    workspaces.set_prefect_env(ws)
+    from flows.deletion_batch import run_batch
+
+    return run_batch(ws, params, method, max_requests)
+
+
+@command()
+def trace(ref: Annotated[str, typer.Argument(help="Version number or alias.")] = "champion",
+          workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Lineage: version -> parent -> ... -> base.  Example: forgetflow trace champion"""
+    from components import registry
+
+    ws, params = _open(workspace)
+    client = registry.connect(ws.root, params.registry.experiment)
+    chain = registry.trace(client, params.registry.model_name, ref)
+    keys = ("stage", "deletion_batch_id", "n_forget", "data_dvc_md5", "data_dvc_md5_after", "git_commit", "method", "gates_passed")
+    if as_json:
+        console.print_json(json.dumps([{"version": e.version, "aliases": e.aliases, "run_id": e.run_id,
+                                        **{k: e.tags.get(k) for k in keys + ("request_ids", "forget_set_sha256", "parent_version")}}
+                                       for e in chain]))
+        return
+    for e in chain:
+        aliases = f" [bold]\\[{', '.join(e.aliases)}][/bold]" if e.aliases else ""
+        console.print(f"v{e.version}{aliases}  " + "  ".join(f"{k}={e.tags[k]}" for k in keys if e.tags.get(k)),
+                      highlight=False, soft_wrap=True)
+
+
+@command()
+def promote(version: Annotated[str, typer.Argument(help="Version number or alias (e.g. challenger).")],
+            workspace: WorkspaceOpt = None,
+            force: Annotated[bool, typer.Option(help="Promote although a gate failed (needs --reason).")] = False,
+            reason: Annotated[str, typer.Option(help="Recorded on the version.")] = "") -> None:
+    """Make a version champion (recorded).  Example: forgetflow promote challenger --force --reason "reviewed grids" """
+    from flows.registry_ops import promote_version
+
+    ws, params = _open(workspace)
+    new, old = promote_version(ws, params, version, force, reason)
+    console.print(f"champion: v{old} -> v{new}" if old else f"champion: v{new}")
+
+
+@command()
+def rollback(workspace: WorkspaceOpt = None,
+             reason: Annotated[str, typer.Option(help="Recorded on the versions.")] = "") -> None:
+    """champion <- previous-champion (forgotten data stays forgotten).  Example: forgetflow rollback --reason "bad outputs" """
+    from flows.registry_ops import rollback as run_rollback
+
+    ws, params = _open(workspace)
+    demoted, restored = run_rollback(ws, params, reason)
+    console.print(f"champion: v{demoted} -> v{restored}")
+
+
+def _dvc(ws: workspaces.Workspace, *args: str) -> None:
+    done = subprocess.run(["dvc", *args], cwd=ws.root, env=workspaces.tool_env(), check=False)
+    if done.returncode != 0:
+        raise ForgetflowError(f"`dvc {' '.join(args)}` failed with exit code {done.returncode}")
+
+
+def _champion(ws: workspaces.Workspace, params):
+    from mlflow.exceptions import MlflowException
+
+    from components import registry
+
+    client = registry.connect(ws.root, params.registry.experiment)
+    try:
+        return client.get_model_version_by_alias(params.registry.model_name, "champion")
+    except MlflowException:
+        return None
+
+
+def _print_summary(ws: workspaces.Workspace, params) -> None:
+    from components import registry
+
+    table = Table(show_header=False, box=None)
+    table.add_row("workspace", str(ws.root))
+    table.add_row("data version (data.dvc md5)", ws.data_version() or "none: run `forgetflow prepare`")
+    champion = _champion(ws, params)
+    if champion is None:
+        table.add_row("champion", "none: run `forgetflow demo` or `dvc repro`")
+    else:
+        table.add_row("champion", f"{params.registry.model_name} v{champion.version}  ({registry.model_uri(params.registry.model_name, 'champion')})")
+        for key in ("stage", "data_dvc_md5", "git_commit"):
+            table.add_row(f"  {key}", champion.tags.get(key, "-"))
+    metrics_file = ws.metrics_dir / "base.json"
+    if metrics_file.is_file():
+        metrics = json.loads(metrics_file.read_text())
+        table.add_row("base test PSNR, centre hole", f"{metrics['psnr_centre']:.2f} dB")
+        if "baseline_1nn_psnr_centre" in metrics:
+            table.add_row("  baselines: mean image / 1-NN / 10-NN",
+                          " / ".join(f"{metrics[f'baseline_{b}_psnr_centre']:.2f}" for b in ("mean", "1nn", "10nn")) + " dB")
+        table.add_row("base test PSNR, border", f"{metrics['psnr_border']:.2f} dB")
+        table.add_row("feature-net accuracy (GT / inpainted)",
+                      f"{metrics['featurenet_accuracy_ground_truth']:.3f} / {metrics['accuracy_centre']:.3f}")
+    grid = ws.reports_dir / "base_grid.png"
+    if grid.is_file():
+        table.add_row("image grid", str(grid))
+    table.add_row("MLflow UI", f"mlflow ui --backend-store-uri {_tracking_uri(ws)}")
+    console.print(table)
+
+
+@command()
+def contains(
+    sample_ids: Annotated[Optional[list[str]], typer.Argument(help="Sample ids.", show_default=False)] = None,
+    workspace: WorkspaceOpt = None,
+    samples_file: Annotated[Optional[Path], typer.Option(help="File with one sample id per line.")] = None,
+    subject: Annotated[Optional[list[str]], typer.Option("--subject", help="Data owner id (repeatable).")] = None,
+    label: LabelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Which model versions still hold these samples. Exit 1 if a served alias does.  Example: forgetflow contains --subject subj-000042"""
+    from flows import compliance
+
+    ws, params = _open(workspace)
+    kind, selector = _selector(sample_ids, samples_file, subject, label)
+    answer = compliance.contains(ws, params, kind, selector)
+    if as_json:
+        console.print_json(json.dumps(answer))
+    else:
+        table = Table("artifact", "aliases", "trained on", "still holds", "removed by", "weights")
+        for row in answer["artifacts"]:
+            table.add_row(row["artifact"], ",".join(row["aliases"]), str(row["trained_on"]), str(row["holds"]),
+                          ", ".join(f"{b} ({n})" for b, n in row["unlearned_by"].items()) or "-",
+                          f"purged by {row['purged_by']}" if row["purged_by"] else "kept")
+        console.print(f"{answer['n_samples']} sample(s) asked for ({answer['n_forgotten']} forgotten by a promoted batch)")
+        console.print(table)
+        verdict = ("[red]a served alias still contains them: " + ", ".join(answer["serving_contains"]) + "[/red]"
+                   if answer["serving_contains"] else "[green]no served alias contains them[/green]")
+        console.print(verdict)
+    if answer["serving_contains"]:
+        raise typer.Exit(1)
+
+
+@command()
+def purge(batch_id: Annotated[Optional[str], typer.Argument(help="A promoted batch (default: every unpurged one).")] = None,
+          workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Delete forgotten data from the DVC cache/remote and tainted weights everywhere.  Example: forgetflow purge batch-000001"""
+    from dataclasses import asdict
+
+    from flows.purge import purge as run_purge
+    from flows.transaction import batch_lock
+
+    ws, params = _open(workspace)
+    with batch_lock(ws):
+        report = run_purge(ws, params, batch_id)
+    if as_json:
+        console.print_json(json.dumps(asdict(report)))
+    else:
+        console.print(report.summary(), highlight=False)
+
+
+@command()
+def certificate(batch_id: Annotated[Optional[str], typer.Argument(help="A finished batch.")] = None,
+                workspace: WorkspaceOpt = None,
+                out: Annotated[Optional[Path], typer.Option(help="Write here: .json, or .html for a person to read.")] = None,
+                verify: Annotated[Optional[Path], typer.Option(help="Re-check every hash of a certificate (.json).")] = None,
+                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Deletion certificate: hashes, versions, gates, purge; no pixels.  Example: forgetflow certificate batch-000001 --out cert.html"""
+    from flows import certificate as certificates
+
+    ws, params = _open(workspace)
+    if verify is not None:
+        problems = certificates.verify(ws, verify)
+        for line in problems:
+            err_console.print(f"[red]mismatch:[/red] {line}", highlight=False, soft_wrap=True)
+        if problems:
+            raise typer.Exit(1)
+        console.print(f"{verify}: every hash matches this workspace")
+        return
+    if batch_id is None:
+        raise BadInputError("give a BATCH_ID, or --verify FILE")
+    cert = certificates.build(ws, params, batch_id)
+    if out is not None:
+        certificates.write(cert, out)
+        console.print(f"wrote {out}")
+    if as_json or out is None:
+        console.print_json(json.dumps(cert))
+
+
+@command()
+def events(workspace: WorkspaceOpt = None,
+           request_id: Annotated[Optional[str], typer.Option("--request", help="One request (and its batches).")] = None,
+           batch_id: Annotated[Optional[str], typer.Option("--batch", help="One batch.")] = None,
+           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The ledger's audit trail.  Example: forgetflow events --request req-000001"""
+    from components import ledger as ledgers
+
+    ws = workspaces.resolve(workspace)
+    with ledgers.Ledger(ws.ledger_path) as book:
+        wanted = request_id or batch_id
+        if request_id:
+            book.request(request_id)
+        if batch_id:
+            book.batch(batch_id)
+        rows = book.events(wanted)
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table("#", "at", "entity", "id", "event", "detail")
+    for e in rows:
+        table.add_row(str(e["seq"]), e["at"], e["entity"], e["entity_id"], e["event"], json.dumps(e["detail"])[:90])
+    console.print(table)
+
+
+@command()
+def reject(batch_id: Annotated[str, typer.Argument(help="A needs_review batch.")],
+           workspace: WorkspaceOpt = None,
+           reason: Annotated[str, typer.Option(help="Why (kept in the ledger and on the version).")] = "") -> None:
+    """Refuse a needs_review batch: its requests go back to pending.  Example: forgetflow reject batch-000002 --reason "grids look wrong" """
+    from flows.transaction import reject as run_reject
+
+    ws, params = _open(workspace)
+    batch = run_reject(ws, params, batch_id, reason)
+    console.print(f"{batch.id}: rejected; requests {', '.join(batch.request_ids)} are pending again (or failed after "
+                  f"{params.batch.max_attempts} attempts)")
+
+
+@command()
+def reindex(workspace: WorkspaceOpt = None) -> None:
+    """Rebuild the lineage index from the MLflow registry and DVC data versions.  Example: forgetflow reindex"""
+    from components import registry
+    from flows import lineage
+
+    ws, params = _open(workspace)
+    client = registry.connect(ws.root, params.registry.experiment)
+    count = lineage.reindex(ws, client, [params.registry.model_name, params.registry.conv_ae_model_name])
+    console.print(f"indexed {count} model versions")
+
+
+@command()
+def checkout(rev: Annotated[str, typer.Argument(help="git revision whose data.dvc to restore.")],
+             workspace: WorkspaceOpt = None) -> None:
+    """Restore data/ at a git revision (refused for versions a purge removed).  Example: forgetflow checkout HEAD"""
+    from flows.purge import checkout_data
+
+    ws = workspaces.resolve(workspace)
+    console.print(f"data/ restored to {checkout_data(ws, rev)}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,120 @@
+"""params.yaml -> typed, frozen configs. Parsed once by a flow and handed down to components.
+
+Unknown sections or keys are errors, so a misspelt key fails loudly instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.data.materialise import DataConfig
+from components.errors import WorkspaceError
+from components.evaluation.gates import GateConfig
+from components.models.configs import ConvAEConfig, FitConfig, MAEConfig
+from components.unlearning.config import UnlearnConfig
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    centre_hole: int = 16
+    border_width: int = 8
+    grid_rows: int = 10
+    min_fid_samples: int = 50
+    accuracy_ci: float = 0.05  # held-out sets get the images an accuracy's 95% CI of +-this needs (385 at 0.05)
+
+    def masks(self) -> dict[str, tuple[str, int]]:
+        return {"centre": ("centre", self.centre_hole), "border": ("border", self.border_width)}
+
+
+PURGE_MODES = ("auto", "manual")
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    max_requests: int = 100
+    max_forget_fraction: float = 0.2  # validation stops a batch that would forget more of the train split
+    max_attempts: int = 3             # a request that fails (or is rejected) this many times becomes `failed`
+    purge: str = "auto"               # auto: purge right after promotion; manual: `forgetflow purge`
+
+    def __post_init__(self) -> None:
+        if self.purge not in PURGE_MODES:
+            raise ValueError(f"purge must be one of {PURGE_MODES}, not {self.purge!r}")
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    model_name: str = "forgetflow-mae"
+    conv_ae_model_name: str = "forgetflow-convae"
+    experiment: str = "forgetflow"
+    challenger_serves: bool = False   # true: `contains` and purge treat `challenger` as served too
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataConfig
+    featurenet: FitConfig
+    mae: MAEConfig
+    conv_ae: ConvAEConfig
+    train: FitConfig
+    evaluate: EvaluateConfig
+    registry: RegistryConfig
+    unlearn: UnlearnConfig
+    gates: GateConfig
+    batch: BatchConfig
+
+
+_SECTIONS = {"data": DataConfig, "featurenet": FitConfig, "mae": MAEConfig, "conv_ae": ConvAEConfig, "train": FitConfig,
+             "evaluate": EvaluateConfig, "registry": RegistryConfig, "unlearn": UnlearnConfig, "gates": GateConfig,
+             "batch": BatchConfig}
+
+
+def load_params(path: Path) -> Params:
+    if not path.is_file():
+        raise WorkspaceError(f"{path} not found: is this a forgetflow workspace? (`forgetflow init DIR`)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise WorkspaceError(f"{path}: invalid YAML ({exc})") from exc
+    unknown = set(raw) - set(_SECTIONS)
+    if unknown:
+        raise WorkspaceError(f"{path}: unknown section(s) {sorted(unknown)}; expected {sorted(_SECTIONS)}")
+    return Params(**{name: _section(path, name, cls, raw.get(name) or {}) for name, cls in _SECTIONS.items()})
+
+
+def _section(path: Path, name: str, cls: type, values: dict[str, Any]):
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise WorkspaceError(f"{path}: unknown key(s) {sorted(unknown)} in section {name!r}")
+    defaults = cls()
+    for key, value in values.items():
+        expected = type(getattr(defaults, key))
+        if not _is_a(value, expected):
+            raise WorkspaceError(f"{path}: {name}.{key} must be {expected.__name__}, not {type(value).__name__} ({value!r})")
+    try:
+        return cls(**{k: float(v) if isinstance(getattr(defaults, k), float) else v for k, v in values.items()})
+    except (TypeError, ValueError) as exc:
+        raise WorkspaceError(f"{path}: bad value in section {name!r}: {exc}") from exc
+
+
+def _is_a(value: Any, expected: type) -> bool:
+    """Strict: no 2.5 -> 2, no "3" -> 3, no true -> 1. An int is accepted where a float is expected."""
+    if isinstance(value, bool) or expected is bool:
+        return isinstance(value, bool) and expected is bool
+    if expected is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, expected)
+
+
+def prefixed(prefix: str, values: dict) -> dict:
+    """Flatten one config section for MLflow params: {"lr": 1} -> {"train.lr": 1}."""
+    return {f"{prefix}.{k}": v for k, v in values.items()}
+
+
+def params_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,248 @@
+"""Purge: make a promoted batch final. Forgotten data leaves every store, tainted weights go.
+
+Built on the tools' own collectors:
+- `dvc gc --workspace --force [--cloud]` keeps only the objects the current workspace uses. Every
+  older data version is a superset of today's, so its `.dir` listing and the forgotten samples'
+  objects go, while an object whose identical bytes are still part of kept data stays.
+  Where it does not fit: it also drops objects that other git branches/tags or other workspaces
+  sharing this cache (or remote) still need; a workspace that shares its cache must not purge.
+- `mlflow gc` (in-process, scoped to the ids we deleted) removes the runs and logged models of
+  tainted versions; the versions stay in the registry with their lineage tags and `purged_by`.
+Tainted checkpoints that are outputs of a DVC stage (models/base.pt) are replaced by a stub that
+names the batch, the stage is frozen and re-committed, so `dvc status` stays clean and a later
+`dvc checkout` cannot bring the weights back. The feature net is retrained first, never stubbed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from components import data
+from components import ledger as ledgers
+from components import registry
+from components.errors import BadInputError, ForgetflowError
+from components.ledger import lineage as index
+from flows import lineage
+from flows.data_commit import UNLEARNED_DIR
+from flows.params import Params
+from flows.workspace import Workspace, commit, git, tool_env
+
+log = logging.getLogger(__name__)
+STAGE_OF = {"models/base.pt": "train_base", "models/conv_ae.pt": "train_conv_ae"}
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    batch_ids: list[str]
+    cache_objects: int
+    cache_bytes: int
+    remote_objects: int
+    remote_bytes: int | None   # None: the remote is not a local directory we can measure
+    model_versions: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    data_versions: list[str] = field(default_factory=list)
+
+    @property
+    def removed_anything(self) -> bool:
+        return bool(self.cache_objects or self.remote_objects or self.model_versions or self.files)
+
+    def summary(self) -> str:
+        if not self.removed_anything:
+            return f"nothing to remove: {', '.join(self.batch_ids) or 'every promoted batch'} already purged"
+        remote = f"; remote: {self.remote_objects} objects" + (f" ({self.remote_bytes:,} bytes)" if self.remote_bytes else "")
+        return (f"purged {', '.join(self.batch_ids) or 'earlier batches'}: DVC cache {self.cache_objects} objects "
+                f"({self.cache_bytes:,} bytes){remote if self.remote_objects else ''}; model weights "
+                f"{', '.join(self.model_versions) or 'none'}; workspace files {len(self.files)}; "
+                f"data versions made unrestorable {len(self.data_versions)}")
+
+
+def purge(ws: Workspace, params: Params, batch_id: str | None = None) -> PurgeReport:
+    """Remove what promoted batches forgot from the DVC cache/remote and the weights that saw it.
+
+    Callers hold the batch lock (`forgetflow purge` takes it; a batch's own auto-purge has it)."""
+    with ledgers.Ledger(ws.ledger_path) as book:
+        targets = _targets(book, batch_id)
+        tainted = lineage.tainted_artifacts(book)
+        artifacts = index.artifacts(book)
+    refresh_featurenet(ws)
+    client = registry.connect(ws.root, params.registry.experiment)
+    versions, files = [], []
+    for artifact_id, batches in tainted.items():
+        artifact = artifacts[artifact_id]
+        if artifact.purged_by:
+            continue
+        if artifact.kind == "model_version" and registry.purge_weights(client, artifact.model_name, artifact.version, batches[0]):
+            versions.append(artifact_id)
+        files += _remove_files(ws, artifact, batches[0])
+        with ledgers.Ledger(ws.ledger_path) as book:
+            index.mark_purged(book, artifact_id, batches[0])
+    if any(f.startswith(f"{UNLEARNED_DIR}/") for f in files):
+        from dvc.repo import Repo
+
+        with Repo(str(ws.root)) as repo:
+            repo.add([str(ws.root / UNLEARNED_DIR)])
+    stale = _stale_data_versions(ws, artifacts)
+    with ledgers.Ledger(ws.ledger_path) as book:
+        index.record_purged_data(book, [m for m in stale if m not in index.purged_data(book)], (targets or ["?"])[-1])
+    cache = _gc(ws)
+    report = PurgeReport(targets, cache[0], cache[1], cache[2], cache[3], versions, files, stale)
+    _commit_pointers(ws, f"forgetflow: purge {', '.join(targets) or 'tainted artifacts'}")
+    with ledgers.Ledger(ws.ledger_path) as book:
+        index.record_purge(book, targets, asdict(report))
+    return report
+
+
+def _targets(book: ledgers.Ledger, batch_id: str | None) -> list[str]:
+    promoted = [b.id for b in book.batches() if b.status in ("promoted", "rolled_back") and b.data_md5_after]
+    if batch_id is None:
+        done = {b for p in index.purges(book) for b in p["batch_ids"]}
+        return [b for b in promoted if b not in done]
+    if batch_id not in {b.id for b in book.batches()}:
+        raise BadInputError(f"no batch {batch_id!r} in this workspace (see `forgetflow events`)")
+    if batch_id not in promoted:
+        raise BadInputError(f"{batch_id} is {book.batch(batch_id).status}: only a promoted batch's data can be purged")
+    return [batch_id]
+
+
+def _remove_files(ws: Workspace, artifact: index.Artifact, batch_id: str) -> list[str]:
+    """Workspace files of a tainted artifact. Paths a later model reuses (a stage's checkpoint, the
+    feature net) are removed only while they still hold *this* artifact's weights."""
+    shared = bool(artifact.files) and (artifact.files[0] in STAGE_OF or artifact.kind == "featurenet")
+    if not artifact.files or (shared and not _holds(ws.root / artifact.files[0], artifact.weights_sha256)):
+        return []
+    from components.models import checkpoint
+
+    removed, stage = [], STAGE_OF.get(artifact.files[0])
+    for rel in artifact.files:
+        path = ws.root / rel
+        if not path.exists():
+            continue
+        if stage and rel == artifact.files[0]:
+            checkpoint.write_purged_stub(path, batch_id)
+        elif stage and path.suffix == ".png":  # the stage's grid (cache: false): blank, so DVC still finds it
+            from PIL import Image
+
+            Image.new("L", (1, 1)).save(path)
+        elif not (stage and path.suffix == ".json"):  # a stage's .json is the stub's note now
+            path.unlink()
+        removed.append(rel)
+    if stage:
+        _freeze(ws, stage)
+    return removed
+
+
+def _holds(path: Path, weights_sha: str | None) -> bool:
+    return bool(weights_sha) and path.is_file() and data.sha256_file(path) == weights_sha
+
+
+def _freeze(ws: Workspace, stage: str) -> None:
+    """The stage's outputs are stubs now: freeze it and re-commit it so DVC agrees with the workspace.
+    (To retrain later: `dvc unfreeze STAGE && dvc repro --force STAGE`.)"""
+    lock = ws.root / "dvc.lock"
+    if not lock.is_file() or stage not in (yaml.safe_load(lock.read_text()) or {}).get("stages", {}):
+        return
+    _dvc(ws, "freeze", stage)
+    _dvc(ws, "commit", "--force", stage)
+
+
+def refresh_featurenet(ws: Workspace) -> bool:
+    """Retrain the feature net (its DVC stage) when it was trained on forgotten samples.
+
+    Called after every promotion and before every evaluation, so no metric is ever computed by a
+    network that still holds forgotten data. Returns True when it retrained."""
+    meta_path = ws.models_dir / "featurenet.json"
+    if not meta_path.is_file():
+        return False
+    sha = json.loads(meta_path.read_text()).get("weights_sha256", "")
+    with ledgers.Ledger(ws.ledger_path) as book:
+        artifacts = index.artifacts(book)
+        artifact_id = lineage.featurenet_id(sha)
+        known = artifact_id in artifacts
+        stale = (lineage.tainted_artifacts(book).get(artifact_id) if known else bool(book.forgotten_by()))
+    if not stale:
+        return False
+    log.info("feature net %s was trained on forgotten samples: retraining (dvc repro train_featurenet)", sha[:12])
+    _dvc(ws, "repro", "train_featurenet")
+    _commit_pointers(ws, "forgetflow: retrain the feature net on the remaining data")
+    return True
+
+
+def _stale_data_versions(ws: Workspace, artifacts: dict[str, index.Artifact]) -> list[str]:
+    """Every data version a promoted batch superseded: after gc none of them can be checked out."""
+    current = ws.data_version()
+    with ledgers.Ledger(ws.ledger_path) as book:
+        seen = {b.data_md5_before for b in book.batches() if b.data_md5_after} | {a.data_md5 for a in artifacts.values()}
+    return sorted(m for m in seen if m and m not in (current, "none"))
+
+
+def _gc(ws: Workspace) -> tuple[int, int, int, int | None]:
+    """`dvc gc --workspace --force [--cloud]`; returns (cache objects, cache bytes, remote objects, remote bytes)."""
+    remote = _remote_dir(ws)
+    cache_dir = ws.root / ".dvc" / "cache"
+    before, remote_before = _size(cache_dir), _size(remote) if remote else None
+    cloud = ["--cloud"] if _default_remote(ws) else []
+    out = _dvc(ws, "gc", "--workspace", "--force", *cloud)
+    counts = {where: int(n) for n, where in re.findall(r"Removed (\d+) objects from (repo cache|remote)", out)}
+    after, remote_after = _size(cache_dir), _size(remote) if remote else None
+    remote_bytes = remote_before - remote_after if remote_before is not None else None
+    return counts.get("repo cache", 0), before - after, counts.get("remote", 0), remote_bytes
+
+
+def _default_remote(ws: Workspace) -> tuple[str, str] | None:
+    """(name, url) of the workspace's default DVC remote, if one is configured."""
+    from dvc.repo import Repo
+
+    with Repo(str(ws.root)) as repo:
+        name = repo.config["core"].get("remote")
+        return (name, repo.config["remote"][name]["url"]) if name else None
+
+
+def _remote_dir(ws: Workspace) -> Path | None:
+    """The default remote's directory when it is local (then its bytes can be counted)."""
+    remote = _default_remote(ws)
+    if remote is None or ("://" in remote[1] and not remote[1].startswith("file://")):
+        return None
+    path = Path(remote[1].removeprefix("file://"))
+    return path if path.is_absolute() else (ws.root / ".dvc" / path).resolve()
+
+
+def _size(path: Path | None) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path and path.is_dir() else 0
+
+
+def _dvc(ws: Workspace, *args: str) -> str:
+    done = subprocess.run(["dvc", *args], cwd=ws.root, env=tool_env(), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ForgetflowError(f"`dvc {' '.join(args)}` failed: {(done.stderr or done.stdout).strip()[-400:]}")
+    return done.stdout
+
+
+def _commit_pointers(ws: Workspace, message: str) -> None:
+    paths = [p for p in ("dvc.yaml", "dvc.lock", "models/unlearned.dvc", "metrics/featurenet.json", "models/.gitignore")
+             if (ws.root / p).exists()]
+    if paths and git(ws.root, "add", "--", *paths) is not None and git(ws.root, "diff", "--cached", "--quiet", "--", *paths) is None:
+        commit(ws.root, message, paths=paths)
+
+
+def checkout_data(ws: Workspace, rev: str) -> str:
+    """Restore data/ as it was at git revision `rev`, unless a purge made that version unrestorable."""
+    text = git(ws.root, "show", f"{rev}:data.dvc")
+    if text is None:
+        raise BadInputError(f"no data.dvc at git revision {rev!r}")
+    md5 = yaml.safe_load(text)["outs"][0]["md5"]
+    with ledgers.Ledger(ws.ledger_path) as book:
+        purged = index.purged_data(book)
+    if md5 in purged:
+        raise ForgetflowError(f"data version {md5} (at {rev}) was purged by {purged[md5]}: it held forgotten samples "
+                              "and can never be checked out again")
+    if git(ws.root, "checkout", rev, "--", "data.dvc") is None:
+        raise ForgetflowError(f"git could not check out data.dvc at {rev}")
+    _dvc(ws, "checkout", "data.dvc")
+    return md5

@@ -1,0 +1,57 @@
+"""Markdown summaries of batches, for reports/<batch>.md and the Prefect artifact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from components.ledger import Batch, Request
+
+SETS = {"forget_class": "forgotten classes (unseen images)", "forget_samples": "forgotten samples (trained images)",
+        "retain": "retain (unseen images)"}
+KEY_METRICS = ("psnr_centre", "ssim_centre", "cosine_centre", "accuracy_centre", "fid_centre", "psnr_border", "accuracy_border")
+
+
+def render_batch(batch: Batch, requests: list[Request], evaluation: dict | None, grid: Path, model_name: str) -> str:
+    timings = batch.details.get("timings", {})
+    lines = [
+        f"# Deletion batch {batch.id}: {batch.status}",
+        "",
+        f"- model: `{model_name}` v{batch.parent_version} -> v{batch.model_version} ({batch.method})",
+        f"- data.dvc md5: {batch.data_md5_before} -> {batch.data_md5_after or 'unchanged'}",
+        f"- requests: {', '.join(f'{r.id} ({r.kind} {_short(r.selector)}: {len(r.sample_ids)} samples)' for r in requests)}",
+    ]
+    if batch.error:
+        lines.append(f"- error: {batch.error}")
+    if timings:
+        total = sum(timings.values())
+        lines += ["", "## Wall time per step", "", "| step | seconds |", "|---|---|"]
+        order = ("extract", "validate", "unlearn", "evaluate", "register", "promote", "commit_data")
+        lines += [f"| {step} | {timings[step]:.1f} |" for step in order if step in timings]
+        lines.append(f"| **total (steps)** | **{total:.1f}** |")
+    unlearn = batch.details.get("unlearn")
+    if unlearn and "budget" in unlearn:
+        lines += ["", f"Unlearning: {unlearn['steps']} of {unlearn['budget']} budgeted steps, {unlearn.get('seconds', 0):.1f} s; "
+                      f"stopped: {unlearn['stop_reason']}."]
+    if evaluation:
+        lines += ["", "## Parent -> unlearned, per evaluation set", ""]
+        names = [n for n in SETS if n in evaluation]
+        lines += ["| metric | " + " | ".join(f"{SETS[n]}: parent | unlearned" for n in names) + " |",
+                  "|---|" + "---|---|" * len(names)]
+        for key in KEY_METRICS:
+            if any(key in evaluation[n]["original"] for n in names):
+                cells = [_fmt(evaluation[n][m].get(key)) for n in names for m in ("original", "unlearned")]
+                lines.append(f"| {key} | " + " | ".join(cells) + " |")
+        sizes = ", ".join(f"{int(evaluation[n]['original']['n'])} {SETS[n]}" for n in names)
+        lines += ["", f"Images: {sizes}.", "", "## Gates", ""]
+        lines += [f"- {'PASS' if g['passed'] else 'FAIL'} {g['name']}: {g['detail']}" for g in evaluation["gates"]]
+        if grid.is_file():
+            lines += ["", f"Retain examples (ground truth | masked | parent | unlearned): `{grid}`"]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _short(selector: list[str]) -> str:
+    return ",".join(selector[:3]) + (f",… (+{len(selector) - 3})" if len(selector) > 3 else "")

@@ -1,0 +1,239 @@
+"""One deletion batch = one transaction, and this module is its only owner (../shared/DESIGN.md).
+
+    begin    claim pending requests (or resume a crashed batch), snapshot the aliases
+    flow     extract -> validate -> unlearn -> evaluate -> register -> promote -> commit data
+    commit   the ledger says finished (the commit point); then, outside the transaction, aliases
+             are moved off tainted versions, the feature net is retrained and the batch is purged
+    rollback aliases back, the batch's version *and* its run deleted, data/ and git restored from
+             the journal (flows/data_commit.py), requests back to pending with the error
+
+`forgetflow run`, a manual `promote` of a needs_review batch and `reject` all come through here
+under the same workspace lock. Prefect's own transactions are not used: a committed key never
+rolls back again, and a batch spans registry, DVC and git, which Prefect cannot undo.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from components import ledger as ledgers
+from components import registry
+from components.errors import BadInputError, ForgetflowError, RegistryError
+from components.ledger import lineage as index
+from flows import batch_steps as steps
+from flows import data_commit
+from flows import lineage
+from flows.params import Params
+from flows.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+class BatchBusyError(ForgetflowError):
+    """Another deletion batch (or purge) holds this workspace's lock."""
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    batch_id: str
+    status: str  # promoted | needs_review | failed | idle
+    model_version: int | None
+    report: Path | None
+    error: str | None = None
+
+
+@contextmanager
+def batch_lock(ws: Workspace) -> Iterator[None]:
+    """One batch per workspace. flock is released by the kernel if the process dies (kill -9)."""
+    ws.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(ws.state_dir / "batch.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            raise BatchBusyError(f"another deletion batch is running in {ws.root} (pid {fh.read().strip() or '?'}); "
+                                 "wait for it to finish") from None
+        fh.truncate(0)
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def run(ws: Workspace, params: Params, flow: Callable[[Path, str], str], method: str | None = None,
+        max_requests: int | None = None) -> BatchOutcome:
+    """Begin (or resume) a batch, run `flow` on it, then commit or roll back."""
+    with batch_lock(ws), ledgers.Ledger(ws.ledger_path) as book:
+        batch = book.running_batch()
+        if batch is not None:
+            log.warning("resuming %s, left running by an interrupted run", batch.id)
+            if data_commit.is_committed(ws, batch.id):  # crashed after the data commit: finish forward
+                commit(ws, params, batch.id, True, batch.model_version)
+                return _outcome(ws, book.batch(batch.id))
+            data_commit.undo(ws, batch.id)
+        else:
+            batch = _begin(ws, params, book, method or params.unlearn.method, max_requests or params.batch.max_requests)
+            if batch is None:
+                return BatchOutcome("", "idle", None, None)
+        try:
+            flow(ws.root, batch.id)
+        except Exception as exc:  # any failure before the commit point: put everything back
+            error = f"{type(exc).__name__}: {exc}"
+            if book.batch(batch.id).status != "running":  # committed already: forward, never back
+                log.exception("%s committed, then failed", batch.id)
+                return _outcome(ws, book.batch(batch.id), error)
+            _roll_back(ws, params, book.batch(batch.id))
+            book.fail_batch(batch.id, error, params.batch.max_attempts)
+            return BatchOutcome(batch.id, "failed", None, steps.write_report(ws, params, batch.id), error)
+        return _outcome(ws, book.batch(batch.id))
+
+
+def _outcome(ws: Workspace, batch: ledgers.Batch, error: str | None = None) -> BatchOutcome:
+    return BatchOutcome(batch.id, batch.status, batch.model_version, ws.reports_dir / f"{batch.id}.md", error)
+
+
+def _begin(ws: Workspace, params: Params, book: ledgers.Ledger, method: str, max_requests: int) -> ledgers.Batch | None:
+    batch = book.open_batch(method, max_requests)
+    if batch is not None:
+        client = registry.connect(ws.root, params.registry.experiment)
+        book.update_batch(batch.id, details={"aliases_before": registry.aliases(client, params.registry.model_name)})
+    return batch
+
+
+def commit(ws: Workspace, params: Params, batch_id: str, promoted: bool, version: int | None) -> None:
+    """The commit point (ledger), then the work that must follow a promotion but cannot undo it."""
+    with ledgers.Ledger(ws.ledger_path) as book:
+        book.finish_batch(batch_id, "promoted" if promoted else "needs_review", version)
+    data_commit.finalize(ws, batch_id)
+    if promoted:
+        after_promotion(ws, params, batch_id)
+    _record_aliases_after(ws, params, batch_id)
+    steps.write_report(ws, params, batch_id)
+
+
+def after_promotion(ws: Workspace, params: Params, batch_id: str) -> None:
+    """Forgotten data must leave everything served: aliases, the feature net, then (auto) the stores.
+
+    Each part is re-checked later (the feature net before every evaluation, purge on demand), so a
+    failure here is logged and recorded, never a reason to undo the promoted batch.
+    """
+    from flows import purge
+
+    client = registry.connect(ws.root, params.registry.experiment)
+    for part, action in (("aliases", lambda: move_aliases_off_tainted(ws, client)),
+                         ("featurenet", lambda: purge.refresh_featurenet(ws)),
+                         ("purge", lambda: purge.purge(ws, params, batch_id) if params.batch.purge == "auto" else None)):
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - recorded, and each part is retried later
+            log.exception("%s: %s after promotion failed", batch_id, part)
+            with ledgers.Ledger(ws.ledger_path) as book:
+                book.event("batch", batch_id, f"{part}_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def move_aliases_off_tainted(ws: Workspace, client) -> None:
+    """No alias may point at a version that still holds forgotten data: `previous-champion` moves
+    to the newest clean older version (usually none: every older version saw the data) or goes."""
+    with ledgers.Ledger(ws.ledger_path) as book:
+        tainted = lineage.tainted_artifacts(book)
+        artifacts = index.artifacts(book)
+    unusable = set(tainted) | {a.id for a in artifacts.values() if a.purged_by}
+    for name in sorted({a.model_name for a in artifacts.values() if a.model_name}):
+        current = registry.aliases(client, name)
+        versions = sorted(a.version for a in artifacts.values() if a.model_name == name and a.version)
+        for alias, version in current.items():
+            artifact_id = index.version_id(name, version)
+            if artifact_id not in unusable:
+                continue
+            reason = f"v{version} holds data forgotten by {', '.join(tainted.get(artifact_id, ['a purge']))}"
+            clean = [v for v in versions if v < version and index.version_id(name, v) not in unusable
+                     and v not in current.values()]
+            if alias == "previous-champion" and clean:
+                registry.move_alias(client, name, alias, clean[-1], f"moved off v{version}: {reason}")
+            else:
+                registry.remove_alias(client, name, alias, version, reason)
+        lineage.sync_aliases(ws, client, name)
+
+
+def _record_aliases_after(ws: Workspace, params: Params, batch_id: str) -> None:
+    client = registry.connect(ws.root, params.registry.experiment)
+    with ledgers.Ledger(ws.ledger_path) as book:
+        details = book.batch(batch_id).details
+        details["aliases_after"] = lineage.sync_aliases(ws, client, params.registry.model_name)
+        book.update_batch(batch_id, details=details)
+
+
+def _roll_back(ws: Workspace, params: Params, batch: ledgers.Batch) -> None:
+    """Undo every side effect of a failed batch: aliases, the version and its run, data/, git."""
+    client = registry.connect(ws.root, params.registry.experiment)
+    name = params.registry.model_name
+    registry.restore_aliases(client, name, batch.details.get("aliases_before", {}))
+    version = registry.version_for_batch(client, name, batch.id)
+    if version is not None:
+        registry.delete_version_and_run(client, name, version)
+        with ledgers.Ledger(ws.ledger_path) as book:
+            index.forget_artifact(book, index.version_id(name, version))
+    data_commit.undo(ws, batch.id)
+    lineage.sync_aliases(ws, client, name)
+
+
+def promote_reviewed(ws: Workspace, params: Params, batch_id: str, version: int, reason: str) -> int | None:
+    """A person promotes a needs_review batch's version: the same commit as an automatic promotion."""
+    with batch_lock(ws), ledgers.Ledger(ws.ledger_path) as book:
+        client = registry.connect(ws.root, params.registry.experiment)
+        name = params.registry.model_name
+        before = registry.aliases(client, name)
+        try:
+            previous = registry.promote(client, name, version, reason)
+            steps.commit_data(ws, params, batch_id, version)
+            book.resolve_review(batch_id, version)
+        except Exception:
+            registry.restore_aliases(client, name, before)
+            data_commit.undo(ws, batch_id)
+            lineage.sync_aliases(ws, client, name)
+            raise
+    data_commit.finalize(ws, batch_id)
+    after_promotion(ws, params, batch_id)
+    _record_aliases_after(ws, params, batch_id)
+    steps.write_report(ws, params, batch_id)
+    return previous
+
+
+def reject(ws: Workspace, params: Params, batch_id: str, reason: str) -> ledgers.Batch:
+    """A person refuses a needs_review batch: requests go back to pending (failed after max
+    attempts), the challenger alias goes; the version stays in the registry, tagged rejected."""
+    if not reason.strip():
+        raise BadInputError("reject needs --reason TEXT (it is kept in the ledger and on the version)")
+    with batch_lock(ws), ledgers.Ledger(ws.ledger_path) as book:
+        batch = book.batch(batch_id)
+        if batch.status != "needs_review":
+            raise BadInputError(f"{batch_id} is {batch.status}; only a needs_review batch can be rejected")
+        client = registry.connect(ws.root, params.registry.experiment)
+        name = params.registry.model_name
+        if batch.model_version is not None:
+            if registry.aliases(client, name).get(registry.CHALLENGER) == batch.model_version:
+                registry.remove_alias(client, name, registry.CHALLENGER, batch.model_version, f"{batch_id} rejected: {reason}")
+            client.set_model_version_tag(name, str(batch.model_version), "rejected", reason)
+        book.reject_batch(batch_id, reason, params.batch.max_attempts)
+        lineage.sync_aliases(ws, client, name)
+        return book.batch(batch_id)
+
+
+def pending_review(ws: Workspace, batch_id: str | None) -> ledgers.Batch | None:
+    """The needs_review batch a version belongs to (None for versions no batch waits on)."""
+    if not batch_id:
+        return None
+    with ledgers.Ledger(ws.ledger_path) as book:
+        try:
+            batch = book.batch(batch_id)
+        except ledgers.LedgerError:
+            raise RegistryError(f"the registry names {batch_id}, which this workspace's ledger does not know") from None
+    return batch if batch.status == "needs_review" else None
