@@ -80,7 +80,7 @@ def main() -> None:
 
 def markdown(r: dict) -> str:
     lines = [f"# Cost scaling — {r['date']} on {r['host']} ({r['device']}, {r['threads']} threads)", "",
-             "| training images | oracle: one epoch, s | oracle: full recipe (x{e} epochs), s | unlearn |D_F|=500: steps | s |".format(e=r["train_epochs"]),
+             "| training images | oracle: one epoch, s (measured) | oracle: x{e} epochs, s (one epoch x {e}) | unlearn, 500 forget images: steps | unlearn s |".format(e=r["train_epochs"]),
              "|---|---|---|---|---|"]
     for o, u in zip(r["oracle_epoch"], r["unlearn_by_data"]):
         lines.append(f"| {o['n_data']} | {o['seconds']:.1f} | {o['seconds'] * r['train_epochs']:.0f} | {u['steps']} | {u['seconds']:.1f} |")
