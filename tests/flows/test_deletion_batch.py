@@ -258,7 +258,7 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, cli_env
     file_requests(ws)
     write_params(ws.root, {"unlearn": {"min_steps": 100000, "max_steps": 100000, "stop_plateau": -1e9,
                                           "stop_gap": 0.0, "max_retain_drift": 1e9}})  # killed inside unlearn
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root)], env=cli_env,
+    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root)], env=cli_env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
@@ -270,7 +270,7 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, cli_env
             break
         time.sleep(0.5)
     assert proc.poll() is None, "the run ended before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)  # like a killed terminal: the run and its temporary Prefect API
     proc.wait()
 
     write_params(ws.root, {"unlearn": {"max_steps": 2}})
@@ -280,6 +280,18 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, cli_env
     assert '"batch_id": "batch-000001"' in done.stdout and '"status": "promoted"' in done.stdout
     uri = registry.tracking_uri(ws.root)
     assert len(MlflowClient(uri, uri).search_model_versions(f"name='{MODEL}'")) == 2
+    assert not processes_of(ws.root), "a process started for this workspace outlived its run"
+
+
+def processes_of(root) -> list[int]:
+    """Live processes of this workspace's runs: their temporary Prefect API has PREFECT_HOME=<root>/.prefect."""
+    marker = f"PREFECT_HOME={Path(root) / '.prefect'}\0".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        with contextlib.suppress(OSError):
+            if marker in environ.read_bytes():
+                found.append(int(environ.parent.name))
+    return found
 
 
 def test_sigkill_after_the_data_commit_finishes_forward_on_the_next_run(trained, cli_env):
