@@ -1,1 +1,0 @@
-"""Pure building blocks of forgetflow: no Prefect, and MLflow only in `components.registry`."""
