@@ -183,15 +183,15 @@ def evaluate(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
         models = {"original": registry.load_inpainter(params.registry.model_name, str(batch.parent_version)),
                   "unlearned": checkpoint.load(checkpoint_path)}
         device, lists, masks = pick_device(), read_lists(ws, batch_id), params.evaluate.masks()
-        split_of = {s.sample_id: s.split for s in data.read_manifest(ws.data_dir)}
-        sets = evaluation_sets(lists, split_of, images_for_accuracy(params.evaluate.accuracy_ci))
-        loaded = {name: _load(ws, ids) for name, ids in sets.items() if ids}
+        by_id = {s.sample_id: s for s in data.read_manifest(ws.data_dir)}  # read once for every set below
+        sets = evaluation_sets(lists, {i: s.split for i, s in by_id.items()}, images_for_accuracy(params.evaluate.accuracy_ci))
+        loaded = {name: _load(ws, by_id, ids) for name, ids in sets.items() if ids}
         results = {name: {label: forgetting.evaluate_set(model, featurenet, x, y, masks, device, params.evaluate.min_fid_samples)
                           for label, model in models.items()} for name, (x, y) in loaded.items()}
-        evidence = _evidence(ws, lists, sets, loaded, results, models, featurenet, masks, device)
+        evidence = _evidence(ws, by_id, lists, sets, loaded, results, models, featurenet, masks, device)
         checks = gates.check_gates(params.gates, evidence)
         grid_ids = lists["eval_retain"][:: max(1, len(lists["eval_retain"]) // params.evaluate.grid_rows)][: params.evaluate.grid_rows]
-        forgetting.save_retain_grid(models["original"], models["unlearned"], _load(ws, grid_ids)[0],
+        forgetting.save_retain_grid(models["original"], models["unlearned"], _load(ws, by_id, grid_ids)[0],
                                     masks["centre"], ws.batch_dir(batch_id) / "retain_grid.png", device)
         out = {**results, "evidence": _jsonable(evidence), "gates": [asdict(c) for c in checks],
                "gates_passed": all(c.passed for c in checks)}
@@ -200,26 +200,26 @@ def evaluate(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
     return path
 
 
-def _load(ws: Workspace, ids: list[str]):
-    samples = _samples(ws, ids)
+def _load(ws: Workspace, by_id: dict[str, data.Sample], ids: list[str]):
+    samples = [by_id[i] for i in ids]
     return data.load_images(ws.data_dir, samples), data.load_labels(samples)
 
 
-def _evidence(ws, lists, sets, loaded, results, models, featurenet, masks, device):
+def _evidence(ws, by_id, lists, sets, loaded, results, models, featurenet, masks, device):
     """The reference-based quantities the gates need (components/evaluation/references.py)."""
     from components.evaluation import gates, references
 
     sample_gap = class_accuracy = class_reference = None
     if "forget_samples" in loaded:
         x_f, y_f = loaded["forget_samples"]
-        labels = {s.sample_id: s.label for s in _samples(ws, lists["eval_retain"])}
+        labels = {i: by_id[i].label for i in lists["eval_retain"]}
         unseen = references.unseen_same_classes(lists["eval_retain"], labels, set(y_f.tolist()))
-        x_u, _ = _load(ws, spread(unseen, len(sets["retain"])))
+        x_u, _ = _load(ws, by_id, spread(unseen, len(sets["retain"])))
         sample_gap = references.sample_gap(models["unlearned"], x_f, x_u, masks, device)
     if "forget_class" in loaded:
         x_c, y_c = loaded["forget_class"]
         class_accuracy = results["forget_class"]["unlearned"]["accuracy_centre"]
-        class_reference = references.class_reference(featurenet, _load(ws, lists["retain"])[0], x_c, y_c, masks["centre"], device)
+        class_reference = references.class_reference(featurenet, _load(ws, by_id, lists["retain"])[0], x_c, y_c, masks["centre"], device)
     return gates.Evidence(results["retain"]["original"], results["retain"]["unlearned"], sample_gap, class_accuracy, class_reference)
 
 
