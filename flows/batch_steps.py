@@ -85,7 +85,9 @@ def extract(ws: Workspace, params: Params, batch_id: str) -> Path:
 
 
 def validate(ws: Workspace, params: Params, batch_id: str) -> tuple[Path, validation.ValidationReport]:
-    """Great Expectations on the manifest, the batch's ids and files, and the image tensors."""
+    """Great Expectations on what the batch reads or changes: the manifest rows, DVC's status of
+    data/, the batch's ids and files (re-hashed), the image tensors. No step re-hashes all of data/:
+    that is `forgetflow audit`."""
     with _step(ws, batch_id, "validate"):
         lists = read_lists(ws, batch_id)
         manifest = data.read_manifest(ws.data_dir)
@@ -96,9 +98,9 @@ def validate(ws: Workspace, params: Params, batch_id: str) -> tuple[Path, valida
         train = [s for s in manifest if s.split == "train"]
         removed = set(lists["removed"])
         tensor_rows = [_tensor_row(ws, by_id[i]) for i, _ in roles if i in by_id]
-        manifest_rows = [asdict(s) | _file_row(ws, s, s.sample_id, "manifest") for s in manifest]
         report = validation.run_suites({
-            "manifest": (pd.DataFrame(manifest_rows), validation.manifest_expectations(n_classes)),
+            "manifest": (pd.DataFrame([asdict(s) for s in manifest]), validation.manifest_expectations(n_classes)),
+            "dvc": (dvc_status_table(ws), validation.dvc_expectations()),
             "batch": (pd.DataFrame(batch_rows), validation.batch_expectations(n_classes)),
             "forget_fraction": (pd.DataFrame({"is_forget": [int(s.sample_id in removed) for s in train]}),
                                 validation.fraction_expectations(params.batch.max_forget_fraction)),
@@ -108,6 +110,27 @@ def validate(ws: Workspace, params: Params, batch_id: str) -> tuple[Path, valida
         path = ws.batch_dir(batch_id) / "validation.json"
         path.write_text(json.dumps(asdict(report), indent=2, default=str) + "\n")
     return path, report
+
+
+def audit(ws: Workspace) -> validation.ValidationReport:
+    """The full data audit: every manifest row well-formed, every file re-hashed, DVC status clean.
+    Its cost grows with the dataset, so it runs on its own (`forgetflow audit`), not in every batch."""
+    manifest = data.read_manifest(ws.data_dir)
+    rows = [asdict(s) | _file_row(ws, s, s.sample_id, "manifest") for s in manifest]
+    n_classes = max(s.label for s in manifest) + 1
+    return validation.run_suites({
+        "manifest": (pd.DataFrame(rows), validation.manifest_expectations(n_classes) + validation.file_expectations()),
+        "dvc": (dvc_status_table(ws), validation.dvc_expectations()),
+    })
+
+
+def dvc_status_table(ws: Workspace) -> pd.DataFrame:
+    """DVC's own verdict on data/ against data.dvc (it re-hashes only files whose mtime/inode changed)."""
+    from dvc.repo import Repo
+
+    with Repo(str(ws.root)) as repo:
+        changed = repo.status(targets=[str(ws.data_dvc)])
+    return pd.DataFrame([{"target": "data.dvc", "data_matches_dvc": not changed, "status": json.dumps(changed)}])
 
 
 def _file_row(ws: Workspace, sample: data.Sample | None, sample_id: str, role: str) -> dict:

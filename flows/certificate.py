@@ -60,7 +60,7 @@ def build(ws: Workspace, params: Params, batch_id: str) -> dict:
         "batch": {"id": batch.id, "status": batch.status, "method": batch.method, "created_at": batch.created_at,
                   "finished_at": next((e["at"] for e in reversed(trail) if e["event"] in ("promoted", "needs_review")), None)},
         "requests": [{"id": r.id, "kind": r.kind, "selector": r.selector, "n_samples": len(r.sample_ids), "reason": r.reason,
-                      "filed_at": r.created_at, "status": r.status} for r in requests],
+                      "filed_at": r.created_at, "due_at": r.due_at, "status": r.status} for r in requests],
         "forgotten": {"n_samples": len(removed), "ids_sha256": list_sha256(removed) if removed else None},
         "data_versions": {"before": batch.data_md5_before, "after": batch.data_md5_after},
         "model": {"name": params.registry.model_name, "parent_version": batch.parent_version, "version": batch.model_version,
@@ -118,7 +118,8 @@ def render_html(cert: dict) -> str:
     e = html.escape
     rows = lambda pairs: "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in pairs)  # noqa: E731
     requests = "".join(f"<tr><td>{e(r['id'])}</td><td>{e(r['kind'])}</td><td>{e(', '.join(r['selector']))}</td>"
-                       f"<td>{r['n_samples']}</td><td>{e(r['reason'])}</td><td>{e(r['filed_at'])}</td></tr>" for r in cert["requests"])
+                       f"<td>{r['n_samples']}</td><td>{e(r['reason'])}</td><td>{e(r['filed_at'])}</td><td>{e(r.get('due_at', ''))}</td></tr>"
+                       for r in cert["requests"])
     gates = "".join(f"<li>{'PASS' if g['passed'] else 'FAIL'} {e(g['name'])}: {e(g['detail'])}</li>"
                     for g in (cert["gates"] or {}).get("checks") or [])
     purge = "".join(f"<li>{e(p['at'])}: {p['cache_objects']} DVC cache objects ({p['cache_bytes']:,} bytes), "
@@ -132,7 +133,7 @@ def render_html(cert: dict) -> str:
 td,th{{border:1px solid #999;padding:.2em .5em;text-align:left}}code{{font-size:.85em}}</style></head>
 <body><h1>Deletion certificate: {e(b['id'])}</h1>
 <p>Issued {e(cert['issued_at'])}. Batch status <strong>{e(b['status'])}</strong>, method {e(b['method'])}.</p>
-<h2>Requests</h2><table><tr><th>id</th><th>kind</th><th>selector</th><th>samples</th><th>reason</th><th>filed</th></tr>{requests}</table>
+<h2>Requests</h2><table><tr><th>id</th><th>kind</th><th>selector</th><th>samples</th><th>reason</th><th>filed</th><th>due</th></tr>{requests}</table>
 <h2>Forgotten data</h2><table>{rows([("samples", cert['forgotten']['n_samples']), ("sha256 of the sorted id list", cert['forgotten']['ids_sha256']),
     ("data version before", cert['data_versions']['before']), ("data version after", cert['data_versions']['after'])])}</table>
 <h2>Model</h2><table>{rows([("registered model", m['name']), ("parent version", m['parent_version']), ("new version", m['version']),

@@ -56,9 +56,14 @@ def _open(ws_path: Path | None):
 
 
 @command()
-def init(directory: Annotated[Path, typer.Argument(help="Directory to turn into a workspace.")]) -> None:
-    """Create a workspace: git + DVC repos, params.yaml, dvc.yaml, mlruns/.  Example: forgetflow init /tmp/ws"""
+def init(directory: Annotated[Path, typer.Argument(help="Directory to turn into a workspace.")],
+         remote: Annotated[Optional[str], typer.Option(help="DVC remote (directory or URL): promoted batches push there.")] = None) -> None:
+    """Create a workspace: git + DVC repos, params.yaml, dvc.yaml, mlruns/ (idempotent).  Example: forgetflow init /tmp/ws --remote /srv/dvc"""
     ws = workspaces.init(directory)
+    if remote is not None:
+        from flows import remote as remotes
+
+        console.print(f"DVC remote [bold]{remotes.configure(ws, remote)}[/bold] (default; committed in .dvc/config)")
     console.print(f"initialised workspace [bold]{ws.root}[/bold]; next: forgetflow -w {ws.root} prepare")
 
 
@@ -99,10 +104,15 @@ def train(workspace: WorkspaceOpt = None,
 
 
 @command()
-def status(workspace: WorkspaceOpt = None) -> None:
-    """Data version, champion model and its metrics.  Example: forgetflow status"""
+def status(workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Data version, champion and its metrics, the queue, deadlines, the schedule.  Example: forgetflow status --json"""
     ws, params = _open(workspace)
-    _print_summary(ws, params)
+    if as_json:
+        from flows.status import summary
+
+        console.print_json(json.dumps(summary(ws, params)))
+    else:
+        _print_summary(ws, params)
 
 
 @command()
@@ -165,9 +175,9 @@ def _file_demo_requests(ws: workspaces.Workspace) -> None:
 
 
 def _tracking_uri(ws: workspaces.Workspace) -> str:
-    from components import registry
+    from components.locations import tracking_uri
 
-    return registry.tracking_uri(ws.root)
+    return tracking_uri(ws.root)
 
 
 LabelOpt = Annotated[Optional[str], typer.Option("--label", help="A whole class, by name or index.")]
@@ -186,20 +196,17 @@ def request(
     """File a deletion request.  Example: forgetflow request --subject subj-000042 --reason "GDPR art. 17" """
     from components import data, ledger as ledgers
 
-    ws = workspaces.resolve(workspace)
+    ws, params = _open(workspace)
     kind, selector = _selector(sample, samples_file, subject, label)
-    book = ledgers.Ledger(ws.ledger_path)
-    try:
-        result = ledgers.file_request(book, data.read_manifest(ws.data_dir), kind, selector, reason)
-    finally:
-        book.close()
+    with ledgers.Ledger(ws.ledger_path) as book:
+        result = ledgers.file_request(book, data.read_manifest(ws.data_dir), kind, selector, reason, params.batch.deadline_days)
     r = result.request
     if as_json:
         console.print_json(json.dumps({"request_id": r.id if r else None, "created": result.created,
                                        "status": r.status if r else "forgotten", "n_samples": len(r.sample_ids) if r else 0,
-                                       "forgotten_by": list(result.forgotten_by)}))
+                                       "due_at": r.due_at if r else None, "forgotten_by": list(result.forgotten_by)}))
     else:
-        console.print(result.message(), highlight=False)
+        console.print(result.message() + (f"; due {r.due_at[:10]}" if r and result.created else ""), highlight=False)
 
 
 def _selector(sample, samples_file, subject, label) -> tuple[str, list[str]]:
@@ -223,23 +230,27 @@ def _selector(sample, samples_file, subject, label) -> tuple[str, list[str]]:
 def list_requests(workspace: WorkspaceOpt = None,
                   status: Annotated[Optional[str], typer.Option(help="pending|processing|done|rejected|failed")] = None,
                   as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List deletion requests.  Example: forgetflow requests --status pending"""
+    """List deletion requests with their due dates (at risk / overdue).  Example: forgetflow requests --status pending"""
     from dataclasses import asdict
+    from datetime import datetime, timezone
 
     from components import ledger as ledgers
+    from components.ledger.policy import deadline_state
 
-    ws = workspaces.resolve(workspace)
-    book = ledgers.Ledger(ws.ledger_path)
-    try:
+    ws, params = _open(workspace)
+    with ledgers.Ledger(ws.ledger_path) as book:
         rows = book.requests(status)
-    finally:
-        book.close()
+    at, margin = datetime.now(timezone.utc), params.schedule.deadline_margin_days
     if as_json:
-        console.print_json(json.dumps([asdict(r) | {"sample_ids": len(r.sample_ids)} for r in rows]))
+        console.print_json(json.dumps([asdict(r) | {"sample_ids": len(r.sample_ids), "deadline": deadline_state(r, at, margin)}
+                                       for r in rows]))
         return
-    table = Table("id", "kind", "selector", "samples", "status", "batch", "model", "error")
+    table = Table("id", "kind", "selector", "samples", "status", "filed", "due", "deadline", "batch", "model", "error")
+    colours = {"overdue": "bold red", "at risk": "yellow"}
     for r in rows:
-        table.add_row(r.id, r.kind, ",".join(r.selector)[:40], str(len(r.sample_ids)), r.status, r.batch_id or "",
+        state = deadline_state(r, at, margin)
+        table.add_row(r.id, r.kind, ",".join(r.selector)[:40], str(len(r.sample_ids)), r.status, r.created_at[:10],
+                      r.due_at[:10], f"[{colours[state]}]{state}[/]" if state in colours else state, r.batch_id or "",
                       f"v{r.model_version}" if r.model_version else "", (r.error or "")[:60])
     console.print(table)
 
@@ -268,27 +279,83 @@ def run(workspace: WorkspaceOpt = None,
         raise typer.Exit(1)
 
 
+@command()
+def serve(workspace: WorkspaceOpt = None,
+          cron: Annotated[Optional[str], typer.Option(help="Cron expression, UTC (default: params schedule.cron).")] = None,
+          interval: Annotated[Optional[float], typer.Option(help="Seconds between scheduled runs (instead of cron).")] = None) -> None:
+    """Serve deletion batches on a schedule (a Prefect deployment) until Ctrl-C.  Example: forgetflow serve --cron "0 3 * * *" """
+    import signal
+    import sys
+
+    from flows import prefect_server
+
+    if cron is not None and interval is not None:
+        raise BadInputError("give --cron or --interval, not both")
+    if interval is not None and not interval > 0:
+        raise BadInputError(f"--interval must be a positive number of seconds, not {interval}")
+    ws, params = _open(workspace)
+    _check_cron(cron or params.schedule.cron)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (finally blocks) from the first moment
+    with workspaces.file_lock(ws.state_dir / "serve.lock", 0, lambda pid: ForgetflowError(
+            f"{ws.root} is already served by pid {pid}; stop it first (Ctrl-C or kill {pid})")):
+        try:
+            with prefect_server.api(ws) as url:
+                from flows import service
+
+                deployment = f"{service.FLOW_NAME}/{service.deployment_name(ws)}"
+                console.print(f"serving [bold]{deployment}[/bold] "
+                              + (f"every {interval:g} s" if interval else f"on cron '{cron or params.schedule.cron}' (UTC)")
+                              + f" on the Prefect API {url}\nrun one now: prefect deployment run '{deployment}'"
+                              + "\nCtrl-C stops (a running batch finishes first)", highlight=False)
+                service.serve(ws, url, cron, interval)
+        except KeyboardInterrupt:
+            pass
+        err_console.print("serve stopped")
+
+
+def _check_cron(expr: str) -> None:
+    from datetime import datetime
+
+    from cronsim import CronSim, CronSimError
+
+    try:
+        CronSim(expr, datetime.now())
+    except CronSimError as exc:
+        raise BadInputError(f"bad cron expression {expr!r}: {exc}") from None
+
+
 def _run_batch(ws: workspaces.Workspace, params, method, max_requests):
     if method is not None:
         from components.unlearning.config import METHODS
 
         if method not in METHODS:
             raise ForgetflowError(f"unknown method {method!r}; expected one of {METHODS}")
-    workspaces.set_prefect_env(ws)
-    from flows.deletion_batch import run_batch
+    from flows import prefect_server
 
-    return run_batch(ws, params, method, max_requests)
+    with prefect_server.api(ws):
+        from flows.deletion_batch import run_batch
+
+        return run_batch(ws, params, method, max_requests)
 
 
 @command()
 def trace(ref: Annotated[str, typer.Argument(help="Version number or alias.")] = "champion",
-          workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+          workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False,
+          from_registry: Annotated[bool, typer.Option("--registry", help="Read MLflow itself, not the ledger's mirror of it.")] = False) -> None:
     """Lineage: version -> parent -> ... -> base.  Example: forgetflow trace champion"""
-    from components import registry
+    from components import ledger as ledgers
+    from components.ledger import lineage
 
     ws, params = _open(workspace)
-    client = registry.connect(ws.root, params.registry.experiment)
-    chain = registry.trace(client, params.registry.model_name, ref)
+    chain = []
+    if not from_registry:
+        with ledgers.Ledger(ws.ledger_path) as book:
+            chain = lineage.trace(book, params.registry.model_name, ref)
+    if not chain:  # asked for, or a workspace whose registry was never mirrored
+        from components import registry
+
+        client = registry.connect(ws.root, params.registry.experiment)
+        chain = registry.trace(client, params.registry.model_name, ref)
     keys = ("stage", "deletion_batch_id", "n_forget", "data_dvc_md5", "data_dvc_md5_after", "git_commit", "method", "gates_passed")
     if as_json:
         console.print_json(json.dumps([{"version": e.version, "aliases": e.aliases, "run_id": e.run_id,
@@ -344,21 +411,21 @@ def _champion(ws: workspaces.Workspace, params):
 
 
 def _print_summary(ws: workspaces.Workspace, params) -> None:
-    from components import registry
+    from flows.status import summary
 
+    info = summary(ws, params)
     table = Table(show_header=False, box=None)
-    table.add_row("workspace", str(ws.root))
-    table.add_row("data version (data.dvc md5)", ws.data_version() or "none: run `forgetflow prepare`")
-    champion = _champion(ws, params)
+    table.add_row("workspace", info["workspace"])
+    table.add_row("data version (data.dvc md5)", info["data_version"] or "none: run `forgetflow prepare`")
+    champion = info["champion"]
     if champion is None:
         table.add_row("champion", "none: run `forgetflow demo` or `dvc repro`")
     else:
-        table.add_row("champion", f"{params.registry.model_name} v{champion.version}  ({registry.model_uri(params.registry.model_name, 'champion')})")
+        table.add_row("champion", f"{info['model']} v{champion['version']}  (models:/{info['model']}@champion)")
         for key in ("stage", "data_dvc_md5", "git_commit"):
-            table.add_row(f"  {key}", champion.tags.get(key, "-"))
-    metrics_file = ws.metrics_dir / "base.json"
-    if metrics_file.is_file():
-        metrics = json.loads(metrics_file.read_text())
+            table.add_row(f"  {key}", champion.get(key) or "-")
+    metrics = info["base_metrics"]
+    if metrics:
         table.add_row("base test PSNR, centre hole", f"{metrics['psnr_centre']:.2f} dB")
         if "baseline_1nn_psnr_centre" in metrics:
             table.add_row("  baselines: mean image / 1-NN / 10-NN",
@@ -366,6 +433,26 @@ def _print_summary(ws: workspaces.Workspace, params) -> None:
         table.add_row("base test PSNR, border", f"{metrics['psnr_border']:.2f} dB")
         table.add_row("feature-net accuracy (GT / inpainted)",
                       f"{metrics['featurenet_accuracy_ground_truth']:.3f} / {metrics['accuracy_centre']:.3f}")
+    queue = info["requests"]
+    table.add_row("requests pending", f"{queue['pending']} ({queue['pending_samples']} samples); processing {queue['processing']}; "
+                                      f"failed {queue['failed']}")
+    if queue["oldest_pending"]:
+        table.add_row("  oldest pending", f"{queue['oldest_pending']['id']}, filed {queue['oldest_pending']['created_at']}")
+    if queue["nearest_deadline"]:
+        table.add_row("  nearest deadline", f"{queue['nearest_deadline']['id']}, due {queue['nearest_deadline']['due_at']}")
+    if queue["overdue"] or queue["at_risk"]:
+        table.add_row("  [bold red]deadlines[/]", f"[bold red]{len(queue['overdue'])} overdue[/] {', '.join(queue['overdue'][:5])}; "
+                                                 f"{queue['at_risk']} at risk")
+    if info["needs_review"]:
+        table.add_row("needs review", ", ".join(info["needs_review"]) + "  (forgetflow promote challenger / reject)")
+    schedule = info["schedule"]
+    if schedule["serving"]:
+        every = f"cron {schedule['cron']}" if schedule["cron"] else f"every {schedule['interval_s']:g} s"
+        table.add_row("schedule", f"served (pid {schedule['pid']}, {every}); next run {schedule['next_run']}")
+    else:
+        table.add_row("schedule", "not served (forgetflow serve)")
+    table.add_row("  a scheduled run now would", ("run a batch: " if info["next_run_would"]["run"] else "")
+                  + info["next_run_would"]["reason"])
     grid = ws.reports_dir / "base_grid.png"
     if grid.is_file():
         table.add_row("image grid", str(grid))
@@ -487,6 +574,18 @@ def reject(batch_id: Annotated[str, typer.Argument(help="A needs_review batch.")
     batch = run_reject(ws, params, batch_id, reason)
     console.print(f"{batch.id}: rejected; requests {', '.join(batch.request_ids)} are pending again (or failed after "
                   f"{params.batch.max_attempts} attempts)")
+
+
+@command()
+def audit(workspace: WorkspaceOpt = None) -> None:
+    """Re-hash every file of data/ and check DVC's status (batches check only their own files).  Example: forgetflow audit"""
+    from flows.batch_steps import audit as run_audit
+
+    ws = workspaces.resolve(workspace)
+    report = run_audit(ws)
+    if not report.success:
+        raise ForgetflowError(f"data audit failed: {report.summary()}")
+    console.print(f"data/ audit passed: {report.summary()}")
 
 
 @command()

@@ -69,12 +69,15 @@ def index_unlearned(ws: Workspace, model_name: str, version: int, parent: int, b
 
 
 def sync_aliases(ws: Workspace, client, model_name: str) -> dict[str, int]:
-    """Copy the registry's aliases of `model_name` into the index (MLflow is the source of truth)."""
+    """Copy the registry's aliases and version tags of `model_name` into the index (MLflow is the
+    source of truth; every forgetflow write to the registry is followed by this call)."""
     from components import registry
 
     current = registry.aliases(client, model_name)
+    tags = {int(mv.version): dict(mv.tags) for mv in registry.versions(client, model_name)}
     with ledgers.Ledger(ws.ledger_path) as book:
         lineage.set_aliases(book, model_name, current)
+        lineage.set_version_tags(book, model_name, tags)
     return current
 
 
@@ -104,9 +107,11 @@ def tainted_artifacts(book: ledgers.Ledger) -> dict[str, list[str]]:
 
 def reindex(ws: Workspace, client, model_names: list[str]) -> int:
     """Rebuild the model-version part of the index from MLflow tags and DVC's data versions."""
+    from components import registry
+
     count = 0
     for name in model_names:
-        versions = sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
+        versions = registry.versions(client, name)
         for mv in versions:
             tags = mv.tags
             with ledgers.Ledger(ws.ledger_path) as book:

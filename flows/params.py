@@ -15,6 +15,7 @@ import yaml
 from components.data.materialise import DataConfig
 from components.errors import WorkspaceError
 from components.evaluation.gates import GateConfig
+from components.ledger.policy import ScheduleConfig
 from components.models.configs import ConvAEConfig, FitConfig, MAEConfig
 from components.unlearning.config import UnlearnConfig
 
@@ -40,10 +41,13 @@ class BatchConfig:
     max_forget_fraction: float = 0.2  # validation stops a batch that would forget more of the train split
     max_attempts: int = 3             # a request that fails (or is rejected) this many times becomes `failed`
     purge: str = "auto"               # auto: purge right after promotion; manual: `forgetflow purge`
+    deadline_days: float = 30.0       # a request is due this long after it is filed (GDPR Art. 12(3): one month)
 
     def __post_init__(self) -> None:
         if self.purge not in PURGE_MODES:
             raise ValueError(f"purge must be one of {PURGE_MODES}, not {self.purge!r}")
+        if self.deadline_days <= 0:
+            raise ValueError(f"deadline_days must be > 0, not {self.deadline_days}")
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,12 @@ class Params:
     unlearn: UnlearnConfig
     gates: GateConfig
     batch: BatchConfig
+    schedule: ScheduleConfig
 
 
 _SECTIONS = {"data": DataConfig, "featurenet": FitConfig, "mae": MAEConfig, "conv_ae": ConvAEConfig, "train": FitConfig,
              "evaluate": EvaluateConfig, "registry": RegistryConfig, "unlearn": UnlearnConfig, "gates": GateConfig,
-             "batch": BatchConfig}
+             "batch": BatchConfig, "schedule": ScheduleConfig}
 
 
 def load_params(path: Path) -> Params:

@@ -30,6 +30,7 @@ from components import registry
 from components.errors import BadInputError, ForgetflowError
 from components.ledger import lineage as index
 from flows import lineage
+from flows import remote as remotes
 from flows.data_commit import UNLEARNED_DIR
 from flows.params import Params
 from flows.workspace import Workspace, commit, git, tool_env
@@ -184,33 +185,15 @@ def _stale_data_versions(ws: Workspace, artifacts: dict[str, index.Artifact]) ->
 
 def _gc(ws: Workspace) -> tuple[int, int, int, int | None]:
     """`dvc gc --workspace --force [--cloud]`; returns (cache objects, cache bytes, remote objects, remote bytes)."""
-    remote = _remote_dir(ws)
+    remote = remotes.local_dir(ws)
     cache_dir = ws.root / ".dvc" / "cache"
     before, remote_before = _size(cache_dir), _size(remote) if remote else None
-    cloud = ["--cloud"] if _default_remote(ws) else []
+    cloud = ["--cloud"] if remotes.default(ws) else []
     out = _dvc(ws, "gc", "--workspace", "--force", *cloud)
     counts = {where: int(n) for n, where in re.findall(r"Removed (\d+) objects from (repo cache|remote)", out)}
     after, remote_after = _size(cache_dir), _size(remote) if remote else None
     remote_bytes = remote_before - remote_after if remote_before is not None else None
     return counts.get("repo cache", 0), before - after, counts.get("remote", 0), remote_bytes
-
-
-def _default_remote(ws: Workspace) -> tuple[str, str] | None:
-    """(name, url) of the workspace's default DVC remote, if one is configured."""
-    from dvc.repo import Repo
-
-    with Repo(str(ws.root)) as repo:
-        name = repo.config["core"].get("remote")
-        return (name, repo.config["remote"][name]["url"]) if name else None
-
-
-def _remote_dir(ws: Workspace) -> Path | None:
-    """The default remote's directory when it is local (then its bytes can be counted)."""
-    remote = _default_remote(ws)
-    if remote is None or ("://" in remote[1] and not remote[1].startswith("file://")):
-        return None
-    path = Path(remote[1].removeprefix("file://"))
-    return path if path.is_absolute() else (ws.root / ".dvc" / path).resolve()
 
 
 def _size(path: Path | None) -> int:

@@ -18,7 +18,7 @@ def render_batch(batch: Batch, requests: list[Request], evaluation: dict | None,
         "",
         f"- model: `{model_name}` v{batch.parent_version} -> v{batch.model_version} ({batch.method})",
         f"- data.dvc md5: {batch.data_md5_before} -> {batch.data_md5_after or 'unchanged'}",
-        f"- requests: {', '.join(f'{r.id} ({r.kind} {_short(r.selector)}: {len(r.sample_ids)} samples)' for r in requests)}",
+        f"- requests: {', '.join(f'{r.id} ({r.kind} {_short(r.selector)}: {len(r.sample_ids)} samples, due {r.due_at[:10]})' for r in requests)}",
     ]
     if batch.error:
         lines.append(f"- error: {batch.error}")

@@ -14,9 +14,7 @@ rolls back again, and a batch spans registry, DVC and git, which Prefect cannot 
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from flows import batch_steps as steps
 from flows import data_commit
 from flows import lineage
 from flows.params import Params
-from flows.workspace import Workspace
+from flows.workspace import Workspace, file_lock
 
 log = logging.getLogger(__name__)
 
@@ -49,23 +47,11 @@ class BatchOutcome:
 
 
 @contextmanager
-def batch_lock(ws: Workspace) -> Iterator[None]:
-    """One batch per workspace. flock is released by the kernel if the process dies (kill -9)."""
-    ws.state_dir.mkdir(parents=True, exist_ok=True)
-    with open(ws.state_dir / "batch.lock", "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            raise BatchBusyError(f"another deletion batch is running in {ws.root} (pid {fh.read().strip() or '?'}); "
-                                 "wait for it to finish") from None
-        fh.truncate(0)
-        fh.write(str(os.getpid()))
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def batch_lock(ws: Workspace, wait: float = 0.0) -> Iterator[None]:
+    """One batch per workspace, waiting up to `wait` seconds for it."""
+    with file_lock(ws.state_dir / "batch.lock", wait, lambda pid: BatchBusyError(
+            f"another deletion batch is running in {ws.root} (pid {pid}); wait for it to finish")):
+        yield
 
 
 def run(ws: Workspace, params: Params, flow: Callable[[Path, str], str], method: str | None = None,
@@ -96,6 +82,23 @@ def run(ws: Workspace, params: Params, flow: Callable[[Path, str], str], method:
         return _outcome(ws, book.batch(batch.id))
 
 
+def recover(ws: Workspace, params: Params, reason: str, wait: float = 60.0) -> str | None:
+    """Leave no batch half-done after an interruption (serve stopped, worker killed): finish it
+    forward if its data commit happened, else roll it back now; its requests wait for the next run
+    without losing an attempt. Returns what was done, or None if no batch was running."""
+    with batch_lock(ws, wait), ledgers.Ledger(ws.ledger_path) as book:
+        batch = book.running_batch()
+        if batch is None:
+            return None
+        if data_commit.is_committed(ws, batch.id):
+            commit(ws, params, batch.id, True, batch.model_version)
+            return f"{batch.id}: finished forward (its data commit had happened)"
+        _roll_back(ws, params, batch)
+        book.fail_batch(batch.id, f"interrupted: {reason}", params.batch.max_attempts, attempt=False)
+        steps.write_report(ws, params, batch.id)
+        return f"{batch.id}: rolled back; its requests are pending again"
+
+
 def _outcome(ws: Workspace, batch: ledgers.Batch, error: str | None = None) -> BatchOutcome:
     return BatchOutcome(batch.id, batch.status, batch.model_version, ws.reports_dir / f"{batch.id}.md", error)
 
@@ -120,7 +123,8 @@ def commit(ws: Workspace, params: Params, batch_id: str, promoted: bool, version
 
 
 def after_promotion(ws: Workspace, params: Params, batch_id: str) -> None:
-    """Forgotten data must leave everything served: aliases, the feature net, then (auto) the stores.
+    """Forgotten data must leave everything served: aliases, the feature net, then (auto) the
+    stores; then the DVC remote gets what is current.
 
     Each part is re-checked later (the feature net before every evaluation, purge on demand), so a
     failure here is logged and recorded, never a reason to undo the promoted batch.
@@ -130,13 +134,24 @@ def after_promotion(ws: Workspace, params: Params, batch_id: str) -> None:
     client = registry.connect(ws.root, params.registry.experiment)
     for part, action in (("aliases", lambda: move_aliases_off_tainted(ws, client)),
                          ("featurenet", lambda: purge.refresh_featurenet(ws)),
-                         ("purge", lambda: purge.purge(ws, params, batch_id) if params.batch.purge == "auto" else None)):
+                         ("purge", lambda: purge.purge(ws, params, batch_id) if params.batch.purge == "auto" else None),
+                         ("push", lambda: push(ws, batch_id))):
         try:
             action()
         except Exception as exc:  # noqa: BLE001 - recorded, and each part is retried later
             log.exception("%s: %s after promotion failed", batch_id, part)
             with ledgers.Ledger(ws.ledger_path) as book:
                 book.event("batch", batch_id, f"{part}_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def push(ws: Workspace, batch_id: str) -> None:
+    """The DVC remote (if any) gets the data and checkpoints the promotion made current."""
+    from flows import remote
+
+    pushed = remote.push(ws)
+    if pushed is not None:
+        with ledgers.Ledger(ws.ledger_path) as book:
+            book.event("batch", batch_id, "pushed", objects=pushed, remote=remote.default(ws)[1])
 
 
 def move_aliases_off_tainted(ws: Workspace, client) -> None:

@@ -6,9 +6,13 @@ so that tests and users can work without touching the repo.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -100,6 +104,32 @@ class Workspace:
         return head + ("+dirty" if dirty else "")
 
 
+@contextmanager
+def file_lock(path: Path, wait: float, busy: Callable[[str], Exception]) -> Iterator[None]:
+    """An exclusive flock holding our pid, waiting up to `wait` seconds; else raise busy(holder pid).
+    The kernel releases it when the process dies, even by kill -9, so a crash never wedges a workspace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait
+    with open(path, "a+") as fh:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                fh.seek(0)
+                raise busy(fh.read().strip() or "?") from None
+        fh.truncate(0)
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def set_offline_env() -> None:
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
@@ -122,7 +152,7 @@ def resolve(path: Path | None) -> Workspace:
 
 
 def init(root: Path) -> Workspace:
-    """Create a workspace: git repo, DVC repo, params.yaml, dvc.yaml, .gitignore, mlruns/. Idempotent."""
+    """Create a workspace: git repo, DVC repo, params.yaml, prefect.yaml, dvc.yaml, .gitignore, mlruns/. Idempotent."""
     set_offline_env()
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -134,13 +164,15 @@ def init(root: Path) -> Workspace:
 
         with Repo.init(root) as repo, repo.config.edit() as config:
             config["core"]["autostage"] = True  # `dvc add data` stages data.dvc in git itself
-    if not (root / "params.yaml").exists():
-        (root / "params.yaml").write_text(resources.files("flows").joinpath("templates/params.yaml").read_text())
+    for name in ("params.yaml", "prefect.yaml"):
+        if not (root / name).exists():
+            (root / name).write_text(resources.files("flows").joinpath(f"templates/{name}").read_text())
     (root / "dvc.yaml").write_text(dvc_yaml(code_deps=all((root / d).exists() for d in CODE_DEPS)))
     (root / ".gitignore").write_text(GITIGNORE)
     (root / "mlruns").mkdir(exist_ok=True)
     (root / "mlruns" / ".gitkeep").touch()
-    git(root, "add", ".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore", "params.yaml", "dvc.yaml", "mlruns/.gitkeep")
+    git(root, "add", ".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore", "params.yaml", "prefect.yaml", "dvc.yaml",
+        "mlruns/.gitkeep")
     if git(root, "diff", "--cached", "--quiet") is None:  # exit 1 = something is staged
         commit(root, "forgetflow init")
     return Workspace(root)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,12 @@ def _offline_and_isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no global git/dvc config leaks in
     (tmp_path / "home").mkdir(exist_ok=True)
     monkeypatch.chdir(tmp_path)  # anything written relative to the cwd lands in the temp dir, never the repo
+    yield
+    if "mlflow" in sys.modules:  # MLflow keeps the last tracking/registry URI in module state: forget it
+        import mlflow
+
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
 
 
 @pytest.fixture(scope="session")

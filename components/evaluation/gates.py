@@ -22,8 +22,10 @@ Each gate compares with a *reference for what forgetting should look like*, not 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from components.evaluation.stats import Interval
+if TYPE_CHECKING:  # stats imports torch; the CLI reads GateConfig from params.yaml without it
+    from components.evaluation.stats import Interval
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from components.data.manifest import Sample, is_safe_id
 from components.errors import BadInputError
 from components.ledger import lineage
-from components.ledger.store import Ledger, Request
+from components.ledger.store import DEFAULT_DEADLINE_DAYS, Ledger, Request
 
 KINDS = ("sample", "subject", "label")
 MAX_REASON = 500
@@ -71,8 +71,10 @@ def _resolve_label(samples: list[Sample], selector: list[str]) -> list[str]:
     return sorted({s.sample_id for s in samples if s.label in labels})
 
 
-def file_request(ledger: Ledger, samples: list[Sample], kind: str, selector: list[str], reason: str = "") -> IntakeResult:
-    """Validate and record a request. Samples already pending or forgotten are not queued twice."""
+def file_request(ledger: Ledger, samples: list[Sample], kind: str, selector: list[str], reason: str = "",
+                 deadline_days: float = DEFAULT_DEADLINE_DAYS) -> IntakeResult:
+    """Validate and record a request, due `deadline_days` from now. Samples already pending or
+    forgotten are not queued twice."""
     if len(reason) > MAX_REASON or any(ord(c) < 32 and c not in "\t" for c in reason):
         raise IntakeError(f"reason must be one line of at most {MAX_REASON} characters")
     forgotten = ledger.forgotten_by()
@@ -81,6 +83,6 @@ def file_request(ledger: Ledger, samples: list[Sample], kind: str, selector: lis
     new = [s for s in sample_ids if s not in forgotten and s not in open_ids]
     gone = tuple(sorted({forgotten[s] for s in sample_ids if s in forgotten}))
     if new:
-        return IntakeResult(ledger.add_request(kind, sorted(set(selector)), new, reason), True, gone)
+        return IntakeResult(ledger.add_request(kind, sorted(set(selector)), new, reason, deadline_days), True, gone)
     pending = [open_ids[s] for s in sample_ids if s in open_ids]
     return IntakeResult(ledger.request(pending[0]) if pending else None, False, gone)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from components.data.manifest import Sample
+from components.errors import RegistryError
 
 if TYPE_CHECKING:
     from components.ledger.store import Ledger
@@ -38,6 +39,8 @@ CREATE TABLE IF NOT EXISTS artifacts (
     purged_by TEXT, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS aliases (
     model_name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (model_name, alias));
+CREATE TABLE IF NOT EXISTS version_tags (
+    model_name TEXT NOT NULL, version INTEGER NOT NULL, tags TEXT NOT NULL, PRIMARY KEY (model_name, version));
 CREATE TABLE IF NOT EXISTS purged_data (data_md5 TEXT PRIMARY KEY, batch_id TEXT NOT NULL, purged_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS purges (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, batch_ids TEXT NOT NULL, at TEXT NOT NULL, summary TEXT NOT NULL);
@@ -73,6 +76,31 @@ class Containment:
     unlearned: dict[str, int]   # batch id -> samples of the query that batch removed on this lineage
     lineage_batches: list[str]
     tainted_by: list[str]       # promoted batches whose forgotten samples it still holds (whole-model view)
+
+
+@dataclass(frozen=True)
+class LineageEntry:
+    version: int
+    aliases: list[str]
+    tags: dict[str, str]
+    run_id: str | None
+
+
+def chain(tags: dict[int, dict[str, str]], by_alias: dict[str, int], ref: str,
+          run_ids: dict[int, str | None] | None = None) -> list[LineageEntry]:
+    """ref (a version number or alias) -> parent -> ... -> base, newest first, from version tags."""
+    version = int(ref) if ref.isdigit() else by_alias.get(ref)
+    if version is None or version not in tags:
+        raise RegistryError(f"no version or alias {ref!r} (aliases: {sorted(by_alias) or 'none'})")
+    names: dict[int, list[str]] = {}
+    for alias, v in by_alias.items():
+        names.setdefault(v, []).append(alias)
+    out: list[LineageEntry] = []
+    while version is not None and version in tags and version not in {e.version for e in out}:
+        out.append(LineageEntry(version, sorted(names.get(version, [])), tags[version], (run_ids or {}).get(version)))
+        parent = tags[version].get("parent_version", "")
+        version = int(parent) if parent.isdigit() else None
+    return out
 
 
 def version_id(model_name: str, version: int) -> str:
@@ -132,6 +160,33 @@ def set_aliases(ledger: Ledger, model_name: str, mapping: dict[str, int]) -> Non
     with ledger.transaction() as db:
         db.execute("DELETE FROM aliases WHERE model_name = ?", (model_name,))
         db.executemany("INSERT INTO aliases VALUES (?, ?, ?)", [(model_name, a, v) for a, v in sorted(mapping.items())])
+
+
+def set_version_tags(ledger: Ledger, model_name: str, tags: dict[int, dict[str, str]]) -> None:
+    """Mirror the registry's tags of every version of one model (what `trace` prints)."""
+    with ledger.transaction() as db:
+        db.execute("DELETE FROM version_tags WHERE model_name = ?", (model_name,))
+        db.executemany("INSERT INTO version_tags VALUES (?, ?, ?)",
+                       [(model_name, v, json.dumps(t, sort_keys=True)) for v, t in sorted(tags.items())])
+
+
+def version_tags(ledger: Ledger, model_name: str) -> dict[int, dict[str, str]]:
+    return {r["version"]: json.loads(r["tags"])
+            for r in ledger.query("SELECT * FROM version_tags WHERE model_name = ?", (model_name,))}
+
+
+def model_aliases(ledger: Ledger, model_name: str) -> dict[str, int]:
+    """alias -> version of one model, as last mirrored from the registry."""
+    return {r["alias"]: r["version"] for r in ledger.query("SELECT * FROM aliases WHERE model_name = ?", (model_name,))}
+
+
+def trace(ledger: Ledger, model_name: str, ref: str) -> list[LineageEntry]:
+    """`chain` over the mirrored tags; empty if this model's tags were never mirrored (`reindex`)."""
+    tags = version_tags(ledger, model_name)
+    if not tags:
+        return []
+    runs = {a.version: a.run_id for a in artifacts(ledger).values() if a.model_name == model_name}
+    return chain(tags, model_aliases(ledger, model_name), ref, runs)
 
 
 def aliases(ledger: Ledger) -> dict[str, list[str]]:

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, selector TEXT NOT NULL, sample_ids TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-    batch_id TEXT, model_version INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    batch_id TEXT, model_version INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, due_at TEXT);
 CREATE TABLE IF NOT EXISTS batches (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, step TEXT NOT NULL, method TEXT NOT NULL,
     request_ids TEXT NOT NULL, model_version INTEGER, parent_version INTEGER, data_md5_before TEXT,
@@ -57,6 +57,7 @@ class Request:
     batch_id: str | None
     model_version: int | None
     created_at: str
+    due_at: str  # the legal deadline: filed + batch.deadline_days (GDPR Art. 12(3): one month)
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,15 @@ class Batch:
     created_at: str
 
 
+DEFAULT_DEADLINE_DAYS = 30  # for rows filed before the ledger recorded due dates
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def after(stamp: str, days: float) -> str:
+    return (datetime.fromisoformat(stamp) + timedelta(days=days)).isoformat(timespec="seconds")
 
 
 class Ledger:
@@ -89,6 +97,18 @@ class Ledger:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA + LINEAGE_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Ledgers written before due dates existed get the column, and the default deadline."""
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(requests)")}
+        if "due_at" in columns:
+            return
+        with self.transaction() as db:
+            db.execute("ALTER TABLE requests ADD COLUMN due_at TEXT")
+            rows = db.execute("SELECT id, created_at FROM requests").fetchall()
+            db.executemany("UPDATE requests SET due_at = ? WHERE id = ?",
+                           [(after(r["created_at"], DEFAULT_DEADLINE_DAYS), r["id"]) for r in rows])
 
     def close(self) -> None:
         self._db.close()
@@ -123,15 +143,17 @@ class Ledger:
                    (now(), entity, entity_id, event, json.dumps(detail, sort_keys=True)))
 
     # --- requests -------------------------------------------------------------------------
-    def add_request(self, kind: str, selector: list[str], sample_ids: list[str], reason: str) -> Request:
+    def add_request(self, kind: str, selector: list[str], sample_ids: list[str], reason: str,
+                    deadline_days: float = DEFAULT_DEADLINE_DAYS) -> Request:
         with self.transaction() as db:
             number = db.execute("SELECT COUNT(*) FROM requests").fetchone()[0] + 1
             request_id = f"req-{number:06d}"
             stamp = now()
-            db.execute("INSERT INTO requests (id, kind, selector, sample_ids, reason, status, created_at, updated_at) "
-                       "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-                       (request_id, kind, json.dumps(selector), json.dumps(sorted(sample_ids)), reason, stamp, stamp))
-            self._event(db, "request", request_id, "filed", kind=kind, selector=selector, n_samples=len(sample_ids))
+            due = after(stamp, deadline_days)
+            db.execute("INSERT INTO requests (id, kind, selector, sample_ids, reason, status, created_at, updated_at, due_at) "
+                       "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                       (request_id, kind, json.dumps(selector), json.dumps(sorted(sample_ids)), reason, stamp, stamp, due))
+            self._event(db, "request", request_id, "filed", kind=kind, selector=selector, n_samples=len(sample_ids), due_at=due)
         return self.request(request_id)
 
     def request(self, request_id: str) -> Request:
@@ -163,9 +185,10 @@ class Ledger:
 
     # --- batches --------------------------------------------------------------------------
     def open_batch(self, method: str, max_requests: int) -> Batch | None:
-        """Claim up to `max_requests` pending requests into a new `running` batch (None if none pend)."""
+        """Claim up to `max_requests` pending requests, nearest deadline first, into a new `running`
+        batch (None if none pend)."""
         with self.transaction() as db:
-            pending = [r["id"] for r in db.execute("SELECT id FROM requests WHERE status = 'pending' ORDER BY id LIMIT ?",
+            pending = [r["id"] for r in db.execute("SELECT id FROM requests WHERE status = 'pending' ORDER BY due_at, id LIMIT ?",
                                                      (max_requests,))]
             if not pending:
                 return None
@@ -238,22 +261,23 @@ class Ledger:
             for request_id in batch.request_ids:
                 self._mark_done(db, request_id, batch_id, model_version, stamp)
 
-    def fail_batch(self, batch_id: str, error: str, max_attempts: int) -> None:
-        """Roll the requests back to pending with the error (failed after `max_attempts`)."""
-        self._release(batch_id, "failed", error, max_attempts)
+    def fail_batch(self, batch_id: str, error: str, max_attempts: int, attempt: bool = True) -> None:
+        """Roll the requests back to pending with the error (failed after `max_attempts`). An
+        interruption (attempt=False) is not the requests' fault and costs them no attempt."""
+        self._release(batch_id, "failed", error, max_attempts, attempt)
 
     def reject_batch(self, batch_id: str, reason: str, max_attempts: int) -> None:
         """A person refused a needs_review batch: its requests are released like a failed batch's."""
         self._release(batch_id, "rejected", f"rejected: {reason}", max_attempts)
 
-    def _release(self, batch_id: str, status: str, error: str, max_attempts: int) -> None:
+    def _release(self, batch_id: str, status: str, error: str, max_attempts: int, attempt: bool = True) -> None:
         batch = self.batch(batch_id)
         with self.transaction() as db:
             stamp = now()
             db.execute("UPDATE batches SET status = ?, error = ?, updated_at = ? WHERE id = ?", (status, error, stamp, batch_id))
             self._event(db, "batch", batch_id, status, error=error)
             for request_id in batch.request_ids:
-                attempts = db.execute("SELECT attempts FROM requests WHERE id = ?", (request_id,)).fetchone()[0] + 1
+                attempts = db.execute("SELECT attempts FROM requests WHERE id = ?", (request_id,)).fetchone()[0] + attempt
                 state = "failed" if attempts >= max_attempts else "pending"
                 db.execute("UPDATE requests SET status = ?, error = ?, attempts = ?, batch_id = NULL, updated_at = ? WHERE id = ?",
                            (state, error, attempts, stamp, request_id))
@@ -280,7 +304,7 @@ class Ledger:
 
 def _request(row: sqlite3.Row) -> Request:
     return Request(row["id"], row["kind"], json.loads(row["selector"]), json.loads(row["sample_ids"]), row["reason"],
-                   row["status"], row["error"], row["attempts"], row["batch_id"], row["model_version"], row["created_at"])
+                   row["status"], row["error"], row["attempts"], row["batch_id"], row["model_version"], row["created_at"], row["due_at"])
 
 
 def _batch(row: sqlite3.Row) -> Batch:

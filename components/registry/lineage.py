@@ -7,23 +7,18 @@ versions involved; nothing moves silently.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import os
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from components.errors import RegistryError
-from components.registry.models import move_alias, resolve_version
+from components.ledger.lineage import LineageEntry, chain
+from components.registry.models import move_alias
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous-champion", "challenger"
-
-
-@dataclass(frozen=True)
-class LineageEntry:
-    version: int
-    aliases: list[str]
-    tags: dict[str, str]
-    run_id: str | None
+log = logging.getLogger(__name__)
 
 
 def aliases(client: MlflowClient, name: str) -> dict[str, int]:
@@ -42,13 +37,17 @@ def restore_aliases(client: MlflowClient, name: str, snapshot: dict[str, int]) -
         client.set_registered_model_alias(name, alias, str(version))
 
 
+def versions(client: MlflowClient, name: str) -> list:
+    """Every version of a registered model, with its tags, in one query (none if it does not exist)."""
+    try:
+        return sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
+    except MlflowException:
+        return []
+
+
 def version_for_batch(client: MlflowClient, name: str, batch_id: str) -> int | None:
     """The version a deletion batch registered, if any: what makes a rerun idempotent."""
-    try:
-        versions = client.search_model_versions(f"name='{name}'")
-    except MlflowException:
-        return None
-    matches = [int(v.version) for v in versions if v.tags.get("deletion_batch_id") == batch_id]
+    matches = [int(v.version) for v in versions(client, name) if v.tags.get("deletion_batch_id") == batch_id]
     return min(matches) if matches else None
 
 
@@ -135,20 +134,26 @@ def _collect(client: MlflowClient, run_id: str | None, model_id: str | None) -> 
             model_id = None  # already collected
         else:
             args += ["--logged-model-ids", model_id]
-    if len(args) > 2:
-        gc.main(args=args, standalone_mode=False)
+    if len(args) > 2 and client.tracking_uri.startswith(("http://", "https://")):
+        # a tracking server: its database is not ours to open; the run and logged model are marked
+        # deleted above, and the server's own `mlflow gc --backend-store-uri DB` removes their files
+        log.warning("run and model of %s marked deleted on %s: run `mlflow gc` against the server's backend store "
+                    "to remove their files", run_id, client.tracking_uri)
+    elif len(args) > 2:
+        # gc sets the global tracking URI (and MLFLOW_TRACKING_URI) to --tracking-uri, whose default
+        # is frozen at import: pass it, and put the environment back for the next workspace
+        before = os.environ.get("MLFLOW_TRACKING_URI")
+        try:
+            gc.main(args=[*args, "--tracking-uri", client.tracking_uri], standalone_mode=False)
+        finally:
+            if before is None:
+                os.environ.pop("MLFLOW_TRACKING_URI", None)
+            else:
+                os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 def trace(client: MlflowClient, name: str, ref: str) -> list[LineageEntry]:
-    """The chain ref -> parent -> ... -> base, newest first."""
-    by_alias: dict[int, list[str]] = {}
-    for alias, version in aliases(client, name).items():
-        by_alias.setdefault(version, []).append(alias)
-    chain, version, seen = [], resolve_version(client, name, ref), set()
-    while version is not None and version not in seen:
-        seen.add(version)
-        mv = client.get_model_version(name, str(version))
-        chain.append(LineageEntry(version, sorted(by_alias.get(version, [])), dict(mv.tags), mv.run_id))
-        parent = mv.tags.get("parent_version", "")
-        version = int(parent) if parent.isdigit() else None
-    return chain
+    """The chain ref -> parent -> ... -> base, newest first, read from the registry itself."""
+    found = versions(client, name)
+    return chain({int(v.version): dict(v.tags) for v in found}, aliases(client, name), ref,
+                 {int(v.version): v.run_id for v in found})

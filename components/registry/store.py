@@ -13,11 +13,9 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 
+from components.locations import tracking_uri
+
 OFFLINE_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
-
-
-def tracking_uri(workspace: Path) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(workspace / 'mlruns' / 'mlflow.db').resolve()}"
 
 
 def connect(workspace: Path, experiment: str) -> MlflowClient:

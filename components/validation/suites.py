@@ -1,10 +1,12 @@
 """Great Expectations suites that a deletion batch must pass before any model is touched.
 
-Four tables are checked: the manifest (ids, labels, hashes well-formed; every file present and
-matching its sha256), the batch (every
-forget/retain id exists, its file is there and matches its sha256, forget and retain are both
-non-empty and disjoint), the forget share of the training split (under a limit) and the image
-tensors (shape and value range). A failure names each expectation that failed and what it saw.
+A batch checks what it can change or depends on, so its cost does not grow with the dataset: the
+manifest's rows (ids, labels, hashes well-formed; no file I/O), DVC's own status of data/ (any
+file added, removed or modified since `data.dvc`), the batch (every forget/retain id exists, its
+file is there and matches its sha256, forget and retain are both non-empty and disjoint), the
+forget share of the training split (under a limit) and the image tensors (shape and value range).
+`forgetflow audit` adds the full re-hash of every file. A failure names each expectation that
+failed and what it saw.
 """
 
 from __future__ import annotations
@@ -42,9 +44,23 @@ def manifest_expectations(n_classes: int) -> list:
         e.ExpectColumnValuesToBeBetween(column="label", min_value=0, max_value=n_classes - 1),
         e.ExpectColumnValuesToBeInSet(column="split", value_set=["train", "test"]),
         e.ExpectColumnValuesToMatchRegex(column="sha256", regex=r"^[0-9a-f]{64}$"),
-        e.ExpectColumnValuesToBeInSet(column="file_exists", value_set=[True]),
-        e.ExpectColumnValuesToBeInSet(column="sha256_ok", value_set=[True]),
     ]
+
+
+def file_expectations() -> list:
+    """Every file present and matching its sha256 (the audit's full re-hash; a batch checks its own files)."""
+    import great_expectations as gx
+
+    e = gx.expectations
+    return [e.ExpectColumnValuesToBeInSet(column="file_exists", value_set=[True]),
+            e.ExpectColumnValuesToBeInSet(column="sha256_ok", value_set=[True])]
+
+
+def dvc_expectations() -> list:
+    """`dvc status data.dvc` is clean: data/ is exactly the version data.dvc names."""
+    import great_expectations as gx
+
+    return [gx.expectations.ExpectColumnValuesToBeInSet(column="data_matches_dvc", value_set=[True])]
 
 
 def batch_expectations(n_classes: int) -> list:

@@ -21,8 +21,8 @@ def forgetflow(*args: str):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
 
-def test_help_answers_fast_without_importing_heavy_libraries(cli_env):
-    code = ("import sys, time; t = time.perf_counter(); from flows.cli import app; "
+def test_help_and_bookkeeping_imports_answer_fast_without_heavy_libraries(cli_env):
+    code = ("import sys, time; t = time.perf_counter(); from flows.cli import app; import flows.params, flows.status; "
             "print(time.perf_counter() - t, sorted(m for m in ('torch', 'mlflow', 'torchmetrics', 'great_expectations', 'prefect') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env, check=True).stdout.split(maxsplit=1)
     assert out[1].strip() == "[]"
@@ -74,3 +74,26 @@ def test_train_without_a_feature_net_says_what_to_run(tiny_workspace):
     forgetflow("prepare", "-w", str(tiny_workspace))
     result = runner.invoke(app, ["train", "-w", str(tiny_workspace)])
     assert result.exit_code == 1 and "forgetflow train-featurenet" in result.output
+
+
+def test_requests_and_status_show_deadlines_and_what_a_scheduled_run_would_do(tiny_workspace):
+    from datetime import datetime, timedelta, timezone
+
+    from tests.conftest import write_params
+
+    ws = str(tiny_workspace)
+    forgetflow("prepare", "-w", ws)
+    write_params(tiny_workspace, {"batch": {"deadline_days": 3}, "schedule": {"deadline_margin_days": 5, "min_batch_size": 1000}})
+    filed = json.loads(forgetflow("request", "-w", ws, "--label", "Trouser", "--json").output)
+    left = datetime.fromisoformat(filed["due_at"]) - datetime.now(timezone.utc)
+    assert timedelta(days=2.99) < left <= timedelta(days=3)
+
+    assert [r["deadline"] for r in json.loads(forgetflow("requests", "-w", ws, "--json").output)] == ["at risk"]
+    assert "at risk" in forgetflow("requests", "-w", ws).output
+    status = json.loads(forgetflow("status", "-w", ws, "--json").output)
+    queue = status["requests"]
+    assert queue["pending"] == 1 and queue["at_risk"] == 1 and queue["overdue"] == []
+    assert queue["nearest_deadline"] == {"id": filed["request_id"], "due_at": filed["due_at"]}
+    assert status["next_run_would"]["run"] and f"{filed['request_id']} is due" in status["next_run_would"]["reason"]
+    assert status["schedule"] == {"serving": False} and status["champion"] is None
+    assert "nearest deadline" in forgetflow("status", "-w", ws).output

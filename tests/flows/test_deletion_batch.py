@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+from typer.testing import CliRunner
 
 from components import ledger as ledgers
 from components import registry
@@ -19,6 +20,7 @@ from components.data import read_manifest
 from components.errors import ForgetflowError
 from components.ledger import lineage
 from flows import batch_steps, workspace
+from flows.cli import app
 from flows.deletion_batch import run_batch
 from flows.transaction import BatchBusyError, batch_lock
 from flows.params import load_params
@@ -26,49 +28,10 @@ from flows.train_base import train_base, train_featurenet
 from flows.prepare import prepare
 from flows.workspace import git
 from tests.conftest import write_params
+from tests.flows.conftest import PASSING_GATES, dvc, file_requests, processes_of
 
 pytestmark = pytest.mark.integration
 MODEL = "forgetflow-mae"
-PASSING_GATES = {"sample_remembered_db": 1e9, "sample_overforget_db": 1e9, "class_accuracy_slack": 1.0,
-                 "retain_max_psnr_drop_pct": 100.0, "retain_max_accuracy_drop": 1.0}  # mechanics, not quality, under test here
-
-
-@pytest.fixture(scope="session")
-def prefect_api():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-@pytest.fixture
-def trained(tiny_workspace, prefect_api):
-    """A tiny workspace with data, a feature net and a base champion, all committed to git."""
-    write_params(tiny_workspace, {"unlearn": {"min_steps": 2, "max_steps": 2, "retain_samples": 20}, "evaluate": {"min_fid_samples": 5},
-                                  "batch": {"max_forget_fraction": 0.5}, "gates": PASSING_GATES})
-    ws = workspace.resolve(tiny_workspace)
-    params = load_params(ws.params_file)
-    prepare(ws, params)
-    train_featurenet(ws, params)
-    train_base(ws, params)
-    # what `dvc repro` records (stage outputs cached, in dvc.lock), without retraining in subprocesses
-    dvc(ws.root, "commit", "--force", "train_featurenet", "train_base")
-    git(ws.root, "add", "-A")
-    workspace.commit(ws.root, "base")
-    return ws
-
-
-def file_requests(ws):
-    manifest = read_manifest(ws.data_dir)
-    book = ledgers.Ledger(ws.ledger_path)
-    try:
-        ids = [ledgers.file_request(book, manifest, "label", ["Trouser"]).request.id,
-               ledgers.file_request(book, manifest, "subject", [manifest[0].subject_id]).request.id,
-               ledgers.file_request(book, manifest, "sample", [manifest[-1].sample_id]).request.id]
-        removed = {i for r in ids for i in book.request(r).sample_ids}
-    finally:
-        book.close()
-    return ids, removed
 
 
 def snapshot(ws):
@@ -131,6 +94,9 @@ def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
     assert len(client.search_model_versions(f"name='{MODEL}'")) == 2
     assert prepare(ws, params, force=True).data_md5 == ws.data_version()  # forgotten samples stay forgotten
     assert [e.version for e in registry.trace(client, MODEL, "champion")] == [2, 1]
+    mirrored = CliRunner().invoke(app, ["trace", "champion", "-w", str(ws.root), "--json"]).output  # the ledger's mirror
+    assert json.loads(mirrored) == json.loads(CliRunner().invoke(app, ["trace", "-w", str(ws.root), "--registry", "--json"]).output)
+    assert [e["version"] for e in json.loads(mirrored)] == [2, 1] and json.loads(mirrored)[1]["run_id"] == v1.run_id
 
     from components.errors import RegistryError
     from flows.registry_ops import promote_version, rollback
@@ -146,11 +112,6 @@ def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
     assert not purge(ws, params).removed_anything  # idempotent
     with pytest.raises(ForgetflowError, match="purged by batch-000001"):
         checkout_data(ws, "HEAD~3")
-
-
-def dvc(root, *args):
-    """The dvc CLI of this interpreter's environment (CI runs pytest without the venv on PATH)."""
-    return subprocess.run(["dvc", *args], cwd=root, env=workspace.tool_env(), check=True, capture_output=True, text=True)
 
 
 def dvc_status(ws):
@@ -225,17 +186,20 @@ def test_a_fault_in_any_step_leaves_everything_as_before(trained, monkeypatch, s
         assert run_batch(ws, params).status == "promoted"
 
 
-def test_invalid_data_stops_the_batch_at_validation(trained):
+@pytest.mark.parametrize("victim,caught_by", [(-1, "sha256_ok"), (-2, "data_matches_dvc")])
+def test_invalid_data_stops_the_batch_at_validation(trained, victim, caught_by):
+    """A batch file (the last sample is in the forget set) fails its re-hash; any other file fails DVC's status."""
     ws, params = trained, load_params(trained.params_file)
     file_requests(ws)
-    victim = read_manifest(ws.data_dir)[-2]
-    (ws.data_dir / victim.relpath).write_bytes(b"not the image the manifest promised")
+    sample = read_manifest(ws.data_dir)[victim]
+    (ws.data_dir / sample.relpath).write_bytes(b"not the image the manifest promised")
 
     outcome = run_batch(ws, params)
 
-    assert outcome.status == "failed" and "DataValidationError" in outcome.error and "sha256_ok" in outcome.error
+    assert outcome.status == "failed" and "DataValidationError" in outcome.error and caught_by in outcome.error
     uri = registry.tracking_uri(ws.root)
     assert len(MlflowClient(uri, uri).search_model_versions(f"name='{MODEL}'")) == 1
+    assert "data audit failed" in CliRunner().invoke(app, ["audit", "-w", str(ws.root)]).output
 
 
 def test_a_second_batch_in_the_same_workspace_is_refused(trained):
@@ -270,8 +234,12 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, cli_env
             break
         time.sleep(0.5)
     assert proc.poll() is None, "the run ended before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)  # like a killed terminal: the run and its temporary Prefect API
+    os.kill(proc.pid, signal.SIGKILL)  # the run alone: its Prefect server must not outlive it
     proc.wait()
+    deadline = time.time() + 30
+    while processes_of(ws.root) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not processes_of(ws.root), "the run's Prefect server outlived a kill -9 of the run"
 
     write_params(ws.root, {"unlearn": {"max_steps": 2}})
     done = subprocess.run([sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root), "--json"], env=cli_env,
@@ -281,17 +249,6 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, cli_env
     uri = registry.tracking_uri(ws.root)
     assert len(MlflowClient(uri, uri).search_model_versions(f"name='{MODEL}'")) == 2
     assert not processes_of(ws.root), "a process started for this workspace outlived its run"
-
-
-def processes_of(root) -> list[int]:
-    """Live processes of this workspace's runs: their temporary Prefect API has PREFECT_HOME=<root>/.prefect."""
-    marker = f"PREFECT_HOME={Path(root) / '.prefect'}\0".encode()
-    found = []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
-        with contextlib.suppress(OSError):
-            if marker in environ.read_bytes():
-                found.append(int(environ.parent.name))
-    return found
 
 
 def test_sigkill_after_the_data_commit_finishes_forward_on_the_next_run(trained, cli_env):
@@ -388,6 +345,9 @@ def test_the_compliance_commands_answer_from_the_ledger(trained, tmp_path):
     assert cli.invoke(app, ["-w", str(ws.root), "certificate", "batch-000001", "--out", str(cert)]).exit_code == 0
     body = json.loads(cert.read_text())
     assert body["forgotten"]["n_samples"] > 0 and body["git"]["tag"] == "forget-batch-000001" and body["purge"]
+    with ledgers.Ledger(ws.ledger_path) as book:
+        assert [r["due_at"] for r in body["requests"]] == [book.request(r["id"]).due_at for r in body["requests"]]
+    assert f"due {body['requests'][0]['due_at'][:10]}" in (ws.reports_dir / "batch-000001.md").read_text()
     assert cli.invoke(app, ["-w", str(ws.root), "certificate", "--verify", str(cert)]).exit_code == 0
     page = tmp_path / "cert.html"
     assert cli.invoke(app, ["-w", str(ws.root), "certificate", "batch-000001", "--out", str(page)]).exit_code == 0

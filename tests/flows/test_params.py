@@ -9,10 +9,13 @@ from flows.workspace import dvc_yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_repo_root_params_are_the_template_that_init_writes():
-    template = ROOT / "flows" / "templates" / "params.yaml"
-    assert (ROOT / "params.yaml").read_text() == template.read_text()
-    assert load_params(template).registry.model_name == "forgetflow-mae"
+@pytest.mark.parametrize("name", ["params.yaml", "prefect.yaml"])
+def test_the_repo_root_files_are_the_templates_that_init_writes(name):
+    assert (ROOT / name).read_text() == (ROOT / "flows" / "templates" / name).read_text()
+
+
+def test_the_template_params_load():
+    assert load_params(ROOT / "flows" / "templates" / "params.yaml").registry.model_name == "forgetflow-mae"
 
 
 def test_the_shipped_retrain_oracle_uses_the_base_recipe():

@@ -1,0 +1,59 @@
+"""`forgetflow status`: what a workspace serves, what waits, and when the next scheduled run looks.
+
+Answers from files and the ledger only (no MLflow, no Prefect import), so it stays under a second.
+The ledger mirrors the registry's aliases and version tags after every registry write forgetflow
+makes (flows/lineage.py `sync_aliases`); `forgetflow reindex` rebuilds the mirror from MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from components import ledger as ledgers
+from components.ledger import lineage, policy
+from flows import service_state
+from flows.params import Params
+from flows.workspace import Workspace
+
+
+def summary(ws: Workspace, params: Params, at: datetime | None = None) -> dict[str, Any]:
+    at = at or datetime.now(timezone.utc)
+    name = params.registry.model_name
+    with ledgers.Ledger(ws.ledger_path) as book:
+        requests = book.requests()
+        review = [b.id for b in book.batches() if b.status == "needs_review"]
+        by_alias = lineage.model_aliases(book, name)
+        tags = lineage.version_tags(book, name)
+    champion = by_alias.get("champion")
+    decision = policy.decide(requests, params.schedule, at)
+    states = [policy.deadline_state(r, at, params.schedule.deadline_margin_days) for r in requests]
+    metrics_file = ws.metrics_dir / "base.json"
+    return {
+        "workspace": str(ws.root),
+        "data_version": ws.data_version(),
+        "model": name,
+        "aliases": by_alias,
+        "champion": None if champion is None else {
+            "version": champion, **{k: tags.get(champion, {}).get(k) for k in ("stage", "data_dvc_md5", "git_commit",
+                                                                               "deletion_batch_id")}},
+        "base_metrics": json.loads(metrics_file.read_text()) if metrics_file.is_file() else None,
+        "requests": {
+            "pending": sum(r.status == "pending" for r in requests),
+            "pending_samples": decision.pending_samples,
+            "processing": sum(r.status == "processing" for r in requests),
+            "failed": sum(r.status == "failed" for r in requests),
+            "at_risk": states.count("at risk"),
+            "overdue": [r.id for r in decision.overdue],
+            "oldest_pending": _brief(decision.oldest_pending, "created_at"),
+            "nearest_deadline": _brief(decision.nearest_due, "due_at"),
+        },
+        "needs_review": review,
+        "schedule": service_state.describe(ws, at),
+        "next_run_would": {"run": decision.run, "reason": decision.reason},
+    }
+
+
+def _brief(request: ledgers.Request | None, stamp: str) -> dict[str, str] | None:
+    return None if request is None else {"id": request.id, stamp: getattr(request, stamp)}

@@ -1,0 +1,74 @@
+"""The real stack for flow tests: a Prefect API for the session, a trained tiny workspace."""
+
+import contextlib
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components import ledger as ledgers
+from components.data import read_manifest
+from flows import workspace
+from flows.params import load_params
+from flows.prepare import prepare
+from flows.train_base import train_base, train_featurenet
+from flows.workspace import git
+from tests.conftest import write_params
+
+PASSING_GATES = {"sample_remembered_db": 1e9, "sample_overforget_db": 1e9, "class_accuracy_slack": 1.0,
+                 "retain_max_psnr_drop_pct": 100.0, "retain_max_accuracy_drop": 1.0}  # mechanics, not quality, under test here
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    from prefect.testing.utilities import prefect_test_harness
+
+    workspace.set_offline_env()  # no telemetry from the test server
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def trained(tiny_workspace, prefect_api):
+    """A tiny workspace with data, a feature net and a base champion, all committed to git."""
+    write_params(tiny_workspace, {"unlearn": {"min_steps": 2, "max_steps": 2, "retain_samples": 20}, "evaluate": {"min_fid_samples": 5},
+                                  "batch": {"max_forget_fraction": 0.5}, "gates": PASSING_GATES})
+    ws = workspace.resolve(tiny_workspace)
+    params = load_params(ws.params_file)
+    prepare(ws, params)
+    train_featurenet(ws, params)
+    train_base(ws, params)
+    # what `dvc repro` records (stage outputs cached, in dvc.lock), without retraining in subprocesses
+    dvc(ws.root, "commit", "--force", "train_featurenet", "train_base")
+    git(ws.root, "add", "-A")
+    workspace.commit(ws.root, "base")
+    return ws
+
+
+def file_requests(ws):
+    manifest = read_manifest(ws.data_dir)
+    book = ledgers.Ledger(ws.ledger_path)
+    try:
+        ids = [ledgers.file_request(book, manifest, "label", ["Trouser"]).request.id,
+               ledgers.file_request(book, manifest, "subject", [manifest[0].subject_id]).request.id,
+               ledgers.file_request(book, manifest, "sample", [manifest[-1].sample_id]).request.id]
+        removed = {i for r in ids for i in book.request(r).sample_ids}
+    finally:
+        book.close()
+    return ids, removed
+
+
+def dvc(root, *args):
+    """The dvc CLI of this interpreter's environment (CI runs pytest without the venv on PATH)."""
+    return subprocess.run(["dvc", *args], cwd=root, env=workspace.tool_env(), check=True, capture_output=True, text=True)
+
+
+def processes_of(root) -> list[int]:
+    """Live processes of this workspace's runs: their temporary Prefect API has PREFECT_HOME=<root>/.prefect."""
+    marker = f"PREFECT_HOME={Path(root) / '.prefect'}\0".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        with contextlib.suppress(OSError):
+            if marker in environ.read_bytes():
+                found.append(int(environ.parent.name))
+    return found

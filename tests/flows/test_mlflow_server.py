@@ -1,0 +1,81 @@
+"""A team setup: forgetflow against a real `mlflow server` over HTTP, and the champion served by
+`mlflow models serve` answering a REST request. 127.0.0.1 only, free ports, everything stopped."""
+
+import contextlib
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from flows import workspace
+from flows.deletion_batch import run_batch
+from flows.params import load_params
+from flows.prefect_server import free_port, stop, wait_healthy
+from flows.prepare import prepare
+from flows.train_base import train_base, train_featurenet
+from tests.conftest import write_params
+from tests.flows.conftest import PASSING_GATES, file_requests
+
+pytestmark = pytest.mark.integration
+BIN = Path(sys.executable).parent
+
+
+@contextlib.contextmanager
+def started(args, log_path, env, health_url):
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        wait_healthy(health_url, proc, log_path, timeout=150)
+        yield proc
+    finally:
+        stop(proc)
+
+
+def test_a_batch_against_an_mlflow_server_and_the_champion_served_over_rest(tiny_workspace, prefect_api, cli_env, tmp_path,
+                                                                           monkeypatch):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+              "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--artifacts-destination", str(tmp_path / "artifacts")]
+    with started(server, tmp_path / "mlflow.log", cli_env, url):
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        write_params(tiny_workspace, {"unlearn": {"min_steps": 2, "max_steps": 2, "retain_samples": 20},
+                                      "evaluate": {"min_fid_samples": 5}, "batch": {"max_forget_fraction": 0.5},
+                                      "gates": PASSING_GATES})
+        ws = workspace.resolve(tiny_workspace)
+        params = load_params(ws.params_file)
+        prepare(ws, params)
+        train_featurenet(ws, params)
+        train_base(ws, params)
+        file_requests(ws)
+        outcome = run_batch(ws, params)
+        assert outcome.status == "promoted", outcome.error
+
+        client = MlflowClient(url, url)
+        champion = client.get_model_version_by_alias("forgetflow-mae", "champion")
+        assert int(champion.version) == 2 and champion.tags["parent_version"] == "1"
+        assert champion.tags["deletion_batch_id"] == outcome.batch_id and champion.tags["data_dvc_md5_after"] == ws.data_version()
+        assert not (ws.root / "mlruns" / "mlflow.db").exists()  # nothing went to the local store
+        base = client.get_model_version("forgetflow-mae", "1")  # saw the forgotten data: purged after promotion
+        assert base.tags["purged_by"] == outcome.batch_id and client.get_run(base.run_id).info.lifecycle_stage == "deleted"
+
+        serve_port = free_port()
+        serve = [str(BIN / "mlflow"), "models", "serve", "-m", "models:/forgetflow-mae@champion", "--env-manager", "local",
+                 "--host", "127.0.0.1", "-p", str(serve_port)]
+        with started(serve, tmp_path / "serve.log", {**cli_env, "MLFLOW_TRACKING_URI": url}, f"http://127.0.0.1:{serve_port}"):
+            image = np.random.default_rng(0).random((1, 1, 32, 32), dtype=np.float32)
+            body = json.dumps({"inputs": image.tolist(), "params": {"mask": "centre", "extent": 16}}).encode()
+            request = urllib.request.Request(f"http://127.0.0.1:{serve_port}/invocations", body,
+                                             {"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=60) as response:
+                out = np.asarray(json.loads(response.read())["predictions"], dtype=np.float32)
+    assert out.shape == (1, 1, 32, 32) and np.isfinite(out).all()
+    hole = np.zeros((32, 32), bool)
+    hole[8:24, 8:24] = True
+    np.testing.assert_allclose(out[0, 0][~hole], image[0, 0][~hole], atol=1e-5)  # visible pixels kept
+    assert not np.allclose(out[0, 0][hole], image[0, 0][hole])                   # the hole is filled by the model
