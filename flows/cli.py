@@ -245,13 +245,15 @@ def list_requests(workspace: WorkspaceOpt = None,
         console.print_json(json.dumps([asdict(r) | {"sample_ids": len(r.sample_ids), "deadline": deadline_state(r, at, margin)}
                                        for r in rows]))
         return
-    table = Table("id", "kind", "selector", "samples", "status", "filed", "due", "deadline", "batch", "model", "error")
+    table = Table("id", "kind", "selector", "samples", "status", "batch", "model", "error")
+    table.add_column("due", no_wrap=True)
+    table.add_column("deadline", no_wrap=True)
     colours = {"overdue": "bold red", "at risk": "yellow"}
     for r in rows:
         state = deadline_state(r, at, margin)
-        table.add_row(r.id, r.kind, ",".join(r.selector)[:40], str(len(r.sample_ids)), r.status, r.created_at[:10],
-                      r.due_at[:10], f"[{colours[state]}]{state}[/]" if state in colours else state, r.batch_id or "",
-                      f"v{r.model_version}" if r.model_version else "", (r.error or "")[:60])
+        table.add_row(r.id, r.kind, ",".join(r.selector)[:40], str(len(r.sample_ids)), r.status, r.batch_id or "",
+                      f"v{r.model_version}" if r.model_version else "", (r.error or "")[:60], r.due_at[:10],
+                      f"[{colours[state]}]{state}[/]" if state in colours else state)
     console.print(table)
 
 
