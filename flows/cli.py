@@ -245,16 +245,21 @@ def list_requests(workspace: WorkspaceOpt = None,
         console.print_json(json.dumps([asdict(r) | {"sample_ids": len(r.sample_ids), "deadline": deadline_state(r, at, margin)}
                                        for r in rows]))
         return
-    table = Table("id", "kind", "selector", "samples", "status", "batch", "model", "error")
-    table.add_column("due", no_wrap=True)
-    table.add_column("deadline", no_wrap=True)
+    from rich import box
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)  # fits 80 columns; selectors and versions are in --json
+    for name, width in (("id", 10), ("kind", 7), ("samples", 7), ("status", 10), ("due", 10), ("deadline", 8),
+                        ("batch", 12), ("selector", None)):
+        table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=width)
     colours = {"overdue": "bold red", "at risk": "yellow"}
     for r in rows:
         state = deadline_state(r, at, margin)
-        table.add_row(r.id, r.kind, ",".join(r.selector)[:40], str(len(r.sample_ids)), r.status, r.batch_id or "",
-                      f"v{r.model_version}" if r.model_version else "", (r.error or "")[:60], r.due_at[:10],
-                      f"[{colours[state]}]{state}[/]" if state in colours else state)
+        table.add_row(r.id, r.kind, str(len(r.sample_ids)), r.status, r.due_at[:10],
+                      f"[{colours[state]}]{state}[/]" if state in colours else state, r.batch_id or "", ",".join(r.selector))
     console.print(table)
+    for r in rows:
+        if r.error and r.status in ("pending", "failed"):  # why its last batch did not finish it
+            console.print(f"{r.id}: last attempt: {r.error}", highlight=False, soft_wrap=True)
 
 
 @command()

@@ -60,8 +60,21 @@ def api(ws: Workspace) -> Iterator[str]:
         os.environ["PREFECT_API_URL"] = url
         yield url
     finally:
+        drain_prefect_clients()
         os.environ.pop("PREFECT_API_URL", None)
         stop(proc)
+
+
+def drain_prefect_clients() -> None:
+    """Send this process's queued Prefect logs and events while the server still answers: drained at
+    interpreter exit instead, they retry against a stopped server and hold the exit for minutes."""
+    if "prefect" not in sys.modules:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
 
 
 def die_with_parent() -> None:
