@@ -268,8 +268,12 @@ def run(workspace: WorkspaceOpt = None,
         max_requests: Annotated[Optional[int], typer.Option(help="Pending requests per batch (default: params).")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Run one deletion batch as a Prefect flow.  Example: forgetflow run --method encoder-noise"""
+    import contextlib
+    import sys
+
     ws, params = _open(workspace)
-    outcome = _run_batch(ws, params, method, max_requests)
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():  # stdout: the JSON only
+        outcome = _run_batch(ws, params, method, max_requests)
     if as_json:
         from flows.deletion_batch import outcome_json
 

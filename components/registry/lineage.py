@@ -7,6 +7,8 @@ versions involved; nothing moves silently.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 
@@ -144,7 +146,9 @@ def _collect(client: MlflowClient, run_id: str | None, model_id: str | None) -> 
         # is frozen at import: pass it, and put the environment back for the next workspace
         before = os.environ.get("MLFLOW_TRACKING_URI")
         try:
-            gc.main(args=[*args, "--tracking-uri", client.tracking_uri], standalone_mode=False)
+            with contextlib.redirect_stdout(io.StringIO()) as said:  # gc echoes to stdout; ours is for results
+                gc.main(args=[*args, "--tracking-uri", client.tracking_uri], standalone_mode=False)
+            log.info("mlflow gc: %s", said.getvalue().strip())
         finally:
             if before is None:
                 os.environ.pop("MLFLOW_TRACKING_URI", None)
