@@ -97,7 +97,7 @@ def validate(ws: Workspace, params: Params, batch_id: str) -> tuple[Path, valida
         batch_rows = [_file_row(ws, by_id.get(i), i, role) for i, role in roles]
         train = [s for s in manifest if s.split == "train"]
         removed = set(lists["removed"])
-        tensor_rows = [_tensor_row(ws, by_id[i]) for i, _ in roles if i in by_id]
+        tensor_rows = _tensor_rows(ws, [by_id[i] for i, _ in roles if i in by_id])
         report = validation.run_suites({
             "manifest": (pd.DataFrame([asdict(s) for s in manifest]), validation.manifest_expectations(n_classes)),
             "dvc": (dvc_status_table(ws), validation.dvc_expectations()),
@@ -140,11 +140,25 @@ def _file_row(ws: Workspace, sample: data.Sample | None, sample_id: str, role: s
             "sha256_ok": exists and data.sha256_file(path) == sample.sha256, "label": sample.label if sample else -1}
 
 
+def _tensor_rows(ws: Workspace, samples: list[data.Sample]) -> list[dict]:
+    """Shape and range of every image, loaded in one pass (one file at a time only to find which
+    file is unreadable, if one is)."""
+    try:
+        images = data.load_images(ws.data_dir, samples) if samples else []
+    except DataValidationError:
+        return [_tensor_row(ws, s) for s in samples]
+    return [_describe(s, x) for s, x in zip(samples, images)]
+
+
 def _tensor_row(ws: Workspace, sample: data.Sample) -> dict:
     try:
         x = data.load_images(ws.data_dir, [sample])[0]
     except DataValidationError:
         return {"sample_id": sample.sample_id, "shape": "unreadable", "finite": False, "min": 0.0, "max": 0.0}
+    return _describe(sample, x)
+
+
+def _describe(sample: data.Sample, x) -> dict:
     return {"sample_id": sample.sample_id, "shape": "x".join(map(str, x.shape)), "finite": bool(x.isfinite().all()),
             "min": float(x.min()), "max": float(x.max())}
 
