@@ -306,6 +306,7 @@ def serve(workspace: WorkspaceOpt = None,
         raise BadInputError(f"--interval must be a positive number of seconds, not {interval}")
     ws, params = _open(workspace)
     _check_cron(cron or params.schedule.cron)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background (SIGINT ignored)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (finally blocks) from the first moment
     with workspaces.file_lock(ws.state_dir / "serve.lock", 0, lambda pid: ForgetflowError(
             f"{ws.root} is already served by pid {pid}; stop it first (Ctrl-C or kill {pid})")):
