@@ -1,9 +1,9 @@
 """Great Expectations suites that a deletion batch must pass before any model is touched.
 
-A batch checks what it can change or depends on, so its cost does not grow with the dataset: the
-manifest's rows (ids, labels, hashes well-formed; no file I/O), DVC's own status of data/ (any
-file added, removed or modified since `data.dvc`), the batch (every forget/retain id exists, its
-file is there and matches its sha256, forget and retain are both non-empty and disjoint), the
+A batch checks what it can change or depends on, so its cost barely grows with the dataset: the
+manifest's rows (ids, labels, hashes well-formed; no file I/O), data/ against DVC's record (the
+same files, the recorded manifest), the batch (every forget/retain id exists, its file is there
+and matches its sha256 and DVC's md5, forget and retain are both non-empty and disjoint), the
 forget share of the training split (under a limit) and the image tensors (shape and value range).
 `forgetflow audit` adds the full re-hash of every file. A failure names each expectation that
 failed and what it saw.
@@ -57,7 +57,8 @@ def file_expectations() -> list:
 
 
 def dvc_expectations() -> list:
-    """`dvc status data.dvc` is clean: data/ is exactly the version data.dvc names."""
+    """data/ is the version data.dvc names (a batch: same files and manifest as DVC's record; the
+    audit: `dvc status data.dvc` clean)."""
     import great_expectations as gx
 
     return [gx.expectations.ExpectColumnValuesToBeInSet(column="data_matches_dvc", value_set=[True])]
@@ -73,6 +74,7 @@ def batch_expectations(n_classes: int) -> list:
         e.ExpectColumnValuesToBeInSet(column="in_manifest", value_set=[True]),
         e.ExpectColumnValuesToBeInSet(column="file_exists", value_set=[True]),
         e.ExpectColumnValuesToBeInSet(column="sha256_ok", value_set=[True]),
+        e.ExpectColumnValuesToBeInSet(column="dvc_md5_ok", value_set=[True]),  # DVC recorded these bytes
         e.ExpectColumnValuesToBeBetween(column="label", min_value=0, max_value=n_classes - 1),
     ]
 

@@ -186,13 +186,19 @@ def test_a_fault_in_any_step_leaves_everything_as_before(trained, monkeypatch, s
         assert run_batch(ws, params).status == "promoted"
 
 
-@pytest.mark.parametrize("victim,caught_by", [(-1, "sha256_ok"), (-2, "data_matches_dvc")])
-def test_invalid_data_stops_the_batch_at_validation(trained, victim, caught_by):
-    """A batch file (the last sample is in the forget set) fails its re-hash; any other file fails DVC's status."""
+def corrupt_forget_file(ws):  # the last sample is in the forget set (file_requests): re-hashed by validate
+    (ws.data_dir / read_manifest(ws.data_dir)[-1].relpath).write_bytes(b"not the image the manifest promised")
+
+
+def add_stray_file(ws):
+    (ws.data_dir / "stray.png").write_bytes(b"a file DVC never recorded")
+
+
+@pytest.mark.parametrize("damage,caught_by", [(corrupt_forget_file, "sha256_ok"), (add_stray_file, "data_matches_dvc")])
+def test_invalid_data_stops_the_batch_at_validation(trained, damage, caught_by):
     ws, params = trained, load_params(trained.params_file)
     file_requests(ws)
-    sample = read_manifest(ws.data_dir)[victim]
-    (ws.data_dir / sample.relpath).write_bytes(b"not the image the manifest promised")
+    damage(ws)
 
     outcome = run_batch(ws, params)
 
@@ -200,6 +206,27 @@ def test_invalid_data_stops_the_batch_at_validation(trained, victim, caught_by):
     uri = registry.tracking_uri(ws.root)
     assert len(MlflowClient(uri, uri).search_model_versions(f"name='{MODEL}'")) == 1
     assert "data audit failed" in CliRunner().invoke(app, ["audit", "-w", str(ws.root)]).output
+
+
+def test_a_file_changed_outside_the_batch_is_never_committed(trained):
+    """Validation reads only what the batch touches; the data commit checks the new version is the
+    old one minus the forgotten files, so an edit elsewhere in data/ fails the batch and is rolled back."""
+    from PIL import Image
+
+    ws, params = trained, load_params(trained.params_file)
+    file_requests(ws)
+    before = snapshot(ws)
+    other = next(s for s in read_manifest(ws.data_dir) if s.split == "test")
+    Image.new("L", (28, 28), 7).save(ws.data_dir / other.relpath)  # a valid image, other bytes
+
+    outcome = run_batch(ws, params)
+
+    assert outcome.status == "failed" and "changed outside this batch" in outcome.error and other.relpath in outcome.error
+    after = snapshot(ws)
+    assert {k: v for k, v in after["data"].items() if k != other.relpath} == {
+        k: v for k, v in before["data"].items() if k != other.relpath}
+    assert (after["data.dvc"], after["head"], after["aliases"], after["versions"]) == (
+        before["data.dvc"], before["head"], before["aliases"], before["versions"])
 
 
 def test_a_second_batch_in_the_same_workspace_is_refused(trained):

@@ -5,12 +5,13 @@ from components.validation import batch_expectations, fraction_expectations, run
 
 def good_batch() -> pd.DataFrame:
     return pd.DataFrame({"sample_id": ["a", "b"], "role": ["forget", "retain"], "in_manifest": [True, True],
-                         "file_exists": [True, True], "sha256_ok": [True, True], "label": [0, 9]})
+                         "file_exists": [True, True], "sha256_ok": [True, True], "dvc_md5_ok": [True, True],
+                         "label": [0, 9]})
 
 
 def test_a_well_formed_batch_passes():
     report = run_suites({"batch": (good_batch(), batch_expectations(10))})
-    assert report.success and report.evaluated == 6 and report.failures == []
+    assert report.success and report.evaluated == 7 and report.failures == []
 
 
 def test_failures_name_the_expectation_the_column_and_what_was_seen():
