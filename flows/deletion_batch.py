@@ -72,6 +72,7 @@ def commit_data(root: Path, batch_id: str, version: int) -> str:
 @flow(name="deletion-batch", log_prints=False)
 def deletion_batch(root: Path, batch_id: str) -> str:
     """The picture, one line per step. Returns "promoted" or "needs_review"; the transaction commits."""
+    steps.import_libraries(Workspace(Path(root)), batch_id)
     extract(root, batch_id)
     validate(root, batch_id)
     checkpoint = unlearn(root, batch_id)

@@ -25,7 +25,7 @@ def render_batch(batch: Batch, requests: list[Request], evaluation: dict | None,
     if timings:
         total = sum(timings.values())
         lines += ["", "## Wall time per step", "", "| step | seconds |", "|---|---|"]
-        order = ("extract", "validate", "unlearn", "evaluate", "register", "promote", "commit_data")
+        order = ("imports", "extract", "validate", "unlearn", "evaluate", "register", "promote", "commit_data")
         lines += [f"| {step} | {timings[step]:.1f} |" for step in order if step in timings]
         lines.append(f"| **total (steps)** | **{total:.1f}** |")
     unlearn = batch.details.get("unlearn")
