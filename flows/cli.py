@@ -305,7 +305,9 @@ def serve(workspace: WorkspaceOpt = None,
     if interval is not None and not interval > 0:
         raise BadInputError(f"--interval must be a positive number of seconds, not {interval}")
     ws, params = _open(workspace)
-    _check_cron(cron or params.schedule.cron)
+    cron = None if interval else cron or params.schedule.cron
+    if cron:
+        _check_cron(cron)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background (SIGINT ignored)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (finally blocks) from the first moment
     with workspaces.file_lock(ws.state_dir / "serve.lock", 0, lambda pid: ForgetflowError(
@@ -316,7 +318,7 @@ def serve(workspace: WorkspaceOpt = None,
 
                 deployment = f"{service.FLOW_NAME}/{service.deployment_name(ws)}"
                 console.print(f"serving [bold]{deployment}[/bold] "
-                              + (f"every {interval:g} s" if interval else f"on cron '{cron or params.schedule.cron}' (UTC)")
+                              + (f"every {interval:g} s" if interval else f"on cron '{cron}' (UTC)")
                               + f" on the Prefect API {url}\nrun one now: prefect deployment run '{deployment}'"
                               + "\nCtrl-C stops (a running batch finishes first)", highlight=False)
                 service.serve(ws, url, cron, interval)

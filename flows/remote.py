@@ -53,11 +53,12 @@ def local_dir(ws: Workspace) -> Path | None:
     return path if path.is_absolute() else (ws.root / ".dvc" / path).resolve()
 
 
-def push(ws: Workspace) -> int | None:
-    """`dvc push` everything the workspace tracks now; the number of objects pushed, None without a remote."""
+def push(ws: Workspace) -> tuple[int, str] | None:
+    """`dvc push` everything the workspace tracks now: (objects pushed, remote url); None without a remote."""
     from dvc.repo import Repo
 
-    if default(ws) is None:
+    remote = default(ws)
+    if remote is None:
         return None
     with Repo(str(ws.root)) as repo:
-        return repo.push()
+        return repo.push(), remote[1]

@@ -85,18 +85,17 @@ def deployment_name(ws: Workspace) -> str:
 
 
 def serve(ws: Workspace, api_url: str, cron: str | None, interval: float | None) -> None:
-    """Serve `scheduled_batch` for this workspace until SIGINT/SIGTERM (one serve per workspace:
-    the caller holds the serve lock). Stopping lets a running batch finish; a Ctrl-C that also
-    reaches the batch's process (a terminal's process group) interrupts it and `settle` rolls it back."""
+    """Serve `scheduled_batch` every `interval` seconds, else on `cron`, until SIGINT/SIGTERM (one
+    serve per workspace: the caller holds the serve lock). Stopping lets a running batch finish; a
+    Ctrl-C that also reaches the batch's process (a terminal's process group) interrupts it and
+    `settle` rolls it back."""
     import asyncio
 
     from prefect.deployments.runner import EntrypointType
     from prefect.runner import Runner
     from prefect.schedules import Cron, Interval
 
-    params = load_params(ws.params_file)
     started = datetime.now(timezone.utc).replace(microsecond=0)
-    cron = None if interval else cron or params.schedule.cron
     schedule = Interval(interval, anchor_date=started, timezone="UTC") if interval else Cron(cron, timezone="UTC")
     name = deployment_name(ws)
     runner = Runner(name=name, pause_on_shutdown=True, limit=1)

@@ -151,7 +151,7 @@ def push(ws: Workspace, batch_id: str) -> None:
     pushed = remote.push(ws)
     if pushed is not None:
         with ledgers.Ledger(ws.ledger_path) as book:
-            book.event("batch", batch_id, "pushed", objects=pushed, remote=remote.default(ws)[1])
+            book.event("batch", batch_id, "pushed", objects=pushed[0], remote=pushed[1])
 
 
 def move_aliases_off_tainted(ws: Workspace, client) -> None:

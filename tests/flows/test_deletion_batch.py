@@ -19,16 +19,15 @@ from components import registry
 from components.data import read_manifest
 from components.errors import ForgetflowError
 from components.ledger import lineage
-from flows import batch_steps, workspace
+from flows import batch_steps
 from flows.cli import app
 from flows.deletion_batch import run_batch
 from flows.transaction import BatchBusyError, batch_lock
 from flows.params import load_params
-from flows.train_base import train_base, train_featurenet
 from flows.prepare import prepare
 from flows.workspace import git
 from tests.conftest import write_params
-from tests.flows.conftest import PASSING_GATES, dvc, file_requests, processes_of
+from tests.flows.conftest import dvc, file_requests, processes_of
 
 pytestmark = pytest.mark.integration
 MODEL = "forgetflow-mae"
