@@ -27,7 +27,7 @@ from prefect.concurrency.sync import concurrency
 from components import ledger as ledgers
 from components.errors import ForgetflowError
 from components.ledger import policy
-from flows import service_state, transaction
+from flows import service_state, transaction, warm_runs
 from flows.params import load_params
 from flows import workspace as workspaces
 from flows.workspace import Workspace
@@ -108,7 +108,8 @@ def serve(ws: Workspace, api_url: str, cron: str | None, interval: float | None)
     service_state.write(ws, service_state.ServeState(os.getpid(), started.isoformat(), cron, interval, api_url,
                                                      f"{FLOW_NAME}/{name}"))
     try:
-        asyncio.run(runner.start())
+        with warm_runs.forkserver():
+            asyncio.run(runner.start())
     except KeyboardInterrupt:
         log.info("stopping: no new runs; a running batch finishes first")
     finally:

@@ -15,6 +15,7 @@ rolls back again, and a batch spans registry, DVC and git, which Prefect cannot 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -132,16 +133,21 @@ def after_promotion(ws: Workspace, params: Params, batch_id: str) -> None:
     from flows import purge
 
     client = registry.connect(ws.root, params.registry.experiment)
+    seconds = {}
     for part, action in (("aliases", lambda: move_aliases_off_tainted(ws, client)),
                          ("featurenet", lambda: purge.refresh_featurenet(ws)),
                          ("purge", lambda: purge.purge(ws, params, batch_id) if params.batch.purge == "auto" else None),
                          ("push", lambda: push(ws, batch_id))):
+        start = time.perf_counter()
         try:
             action()
         except Exception as exc:  # noqa: BLE001 - recorded, and each part is retried later
             log.exception("%s: %s after promotion failed", batch_id, part)
             with ledgers.Ledger(ws.ledger_path) as book:
                 book.event("batch", batch_id, f"{part}_failed", error=f"{type(exc).__name__}: {exc}")
+        seconds[part] = round(time.perf_counter() - start, 2)
+    with ledgers.Ledger(ws.ledger_path) as book:  # the batch's timings cover the transaction; these follow it
+        book.update_batch(batch_id, details=book.batch(batch_id).details | {"after_promotion_timings": seconds})
 
 
 def push(ws: Workspace, batch_id: str) -> None:
