@@ -14,7 +14,6 @@ import shutil
 from pathlib import Path
 
 from components import data
-from components.errors import DataValidationError
 from flows import dvc_listing
 from flows.workspace import Workspace, commit, git
 
@@ -62,14 +61,10 @@ def commit_data(ws: Workspace, batch_id: str, removed: list[str], tombstones: li
             source.rename(scratch / "trash" / sample.relpath)
     data.manifest.write_manifest(ws.data_dir, [s for s in samples if s.sample_id not in gone])
     _append_forgotten(ws.forgotten_file, tombstones, batch_id)
-    before = dvc_listing.listing(ws)
+    # the new version is the old one minus the forgotten files (anything else on disk is not ours to commit)
+    dvc_listing.commit_removal(ws, {s.relpath for s in samples if s.sample_id in gone}, {data.MANIFEST_NAME})
     with Repo(str(ws.root)) as repo:
-        repo.add([str(ws.data_dir), str(ws.root / UNLEARNED_DIR)])
-    problems = dvc_listing.unexpected_changes(before, dvc_listing.listing(ws), {s.relpath for s in samples if s.sample_id in gone},
-                                              {data.MANIFEST_NAME})
-    if problems:  # the new version must be the old one minus the forgotten files: anything else is not ours to commit
-        raise DataValidationError(f"data/ changed outside this batch ({'; '.join(problems)}); nothing committed "
-                                  "(run `forgetflow audit`)")
+        repo.add([str(ws.root / UNLEARNED_DIR)])
     tracked = [p for p in POINTERS if (ws.root / p).exists() and not p.startswith("data/")]
     if git(ws.root, "add", "--", *tracked) is not None:
         commit(ws.root, message, tag=tag_for(batch_id), paths=tracked)

@@ -1,8 +1,9 @@
 """DVC's own record of a data version: the `.dir` listing (relpath -> md5) that `data.dvc` names.
 
 Reading it costs ~0.1 s at 70,000 files where `dvc status` costs ~3 s (it stats and looks up every
-file), so a batch checks what it touches against the record, and the data commit checks that the
-new version is exactly the old one minus the forgotten files (`forgetflow audit` re-hashes all).
+file), so a batch checks what it touches against the record, and the data commit writes the new
+version as the old record minus the forgotten files, after checking that data/ is exactly that
+(`forgetflow audit` re-hashes all).
 """
 
 from __future__ import annotations
@@ -40,10 +41,70 @@ def md5_file(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-def unexpected_changes(before: dict[str, str], after: dict[str, str], removed: set[str], rewritten: set[str]) -> list[str]:
-    """How `after` differs from `before` other than by dropping `removed` and rewriting `rewritten`."""
-    expected = {k for k in before if k not in removed}
-    problems = [f"added {p}" for p in sorted(set(after) - expected)][:5]
-    problems += [f"missing {p}" for p in sorted(expected - set(after))][:5]
-    problems += [f"changed {p}" for p in sorted(expected & set(after)) if p not in rewritten and before[p] != after[p]][:5]
+def commit_removal(ws: Workspace, removed: set[str], rewritten: set[str]) -> str:
+    """Write the data version that is DVC's current one minus `removed`, with the `rewritten` files
+    (the manifest) re-hashed: the `.dir` listing and objects into DVC's cache, the new md5, size
+    and file count into data.dvc. The same record `dvc add data` writes (a test checks that it then
+    reports no change), without rescanning every file: `dvc add` took 7 s at 70,000 files.
+
+    data/ on disk must be exactly that version: same file names, and every other file unchanged
+    (by DVC's own state: a file whose inode, mtime or size changed is re-hashed). If not, nothing
+    is written and DataValidationError names the differences. Returns the new md5."""
+    from dvc.repo import Repo
+    from dvc_data.hashfile.hash_info import HashInfo
+    from dvc_data.hashfile.meta import Meta
+    from dvc_data.hashfile.tree import Tree
+
+    with Repo(str(ws.root)) as repo:
+        odb, fs = repo.cache.local, repo.fs
+        old = Tree.load(odb, HashInfo("md5", ws.data_version()))
+        stats = _stats(ws)
+        new = Tree()
+        for key, meta, hash_info in old:
+            relpath = "/".join(key)
+            if relpath not in removed:
+                new.add(key, meta, hash_info)
+        for relpath in rewritten:
+            path = str(ws.data_dir / relpath)
+            digest = md5_file(Path(path))
+            odb.add(path, fs, digest)
+            new.add(tuple(relpath.split("/")), Meta(size=stats[relpath]["size"]), HashInfo("md5", digest))
+        problems = _differences(repo, ws, new, stats, rewritten)
+        if problems:
+            raise DataValidationError(f"data/ changed outside this batch ({'; '.join(problems)}); nothing committed "
+                                      "(run `forgetflow audit`)")
+        new.digest()
+        odb.add(new.path, new.fs, new.oid)
+        stage = repo.stage.collect(str(ws.data_dvc))[0]
+        out = stage.outs[0]
+        out.hash_info = new.hash_info
+        out.meta = Meta(isdir=True, size=sum(s["size"] for s in stats.values()), nfiles=len(stats))
+        stage.dump()
+    return new.oid
+
+
+def _stats(ws: Workspace) -> dict[str, dict]:
+    """relpath -> the stat fields DVC's state keys on, for every file under data/."""
+    root = str(ws.data_dir)
+    stats = {}
+    for directory, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(directory, name)
+            st = os.stat(path)
+            stats[os.path.relpath(path, root)] = {"name": path, "type": "file", "size": st.st_size,
+                                                  "mtime": st.st_mtime, "ino": st.st_ino}
+    return stats
+
+
+def _differences(repo, ws: Workspace, record, stats: dict[str, dict], rewritten: set[str]) -> list[str]:
+    expected = {"/".join(key): hash_info.value for key, _, hash_info in record}
+    problems = [f"added {p}" for p in sorted(set(stats) - set(expected))][:5]
+    problems += [f"missing {p}" for p in sorted(set(expected) - set(stats))][:5]
+    untouched = {str(ws.data_dir / p): p for p in set(stats) & set(expected) - rewritten}
+    infos = {path: stats[rel] for path, rel in untouched.items()}
+    for path, _, hash_info in repo.state.get_many(list(untouched), repo.fs, infos):
+        rel = untouched[path]
+        md5 = hash_info.value if hash_info else md5_file(Path(path))
+        if md5 != expected[rel] and len(problems) < 15:
+            problems.append(f"changed {rel}")
     return problems

@@ -62,7 +62,7 @@ def read_manifest(data_dir: Path) -> list[Sample]:
         sample = Sample(row[0], row[1], int(row[2]), *row[3:])
         if not is_safe_id(sample.sample_id) or not is_safe_id(sample.subject_id):
             raise DataValidationError(f"{path}:{line}: unsafe id {sample.sample_id!r}/{sample.subject_id!r}")
-        if Path(sample.relpath).is_absolute() or ".." in Path(sample.relpath).parts:
+        if sample.relpath.startswith("/") or ".." in sample.relpath.split("/"):  # strings: Path() per row was 60% of 70k
             raise DataValidationError(f"{path}:{line}: relpath {sample.relpath!r} escapes the data directory")
         samples.append(sample)
     return samples

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
@@ -77,6 +78,8 @@ def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
     book.close()
     assert "promoted" in outcome.report.read_text() and "| unlearn |" in outcome.report.read_text()
     assert dvc_status(ws) == "Data and pipelines are up to date."
+    recorded, files = yaml.safe_load(ws.data_dvc.read_text())["outs"][0], [p for p in ws.data_dir.rglob("*") if p.is_file()]
+    assert (recorded["size"], recorded["nfiles"]) == (sum(p.stat().st_size for p in files), len(files))  # as `dvc add` counts
 
     # purged automatically: forgotten PNGs out of the DVC cache, v1's weights out of MLflow and DVC
     cached = {p.read_bytes() for p in (ws.root / ".dvc" / "cache").rglob("*") if p.is_file()}

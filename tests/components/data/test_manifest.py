@@ -31,10 +31,11 @@ def test_verify_files_detects_a_missing_file(data_dir):
         verify_files(data_dir, samples)
 
 
-def test_read_manifest_rejects_a_relpath_that_escapes_data(data_dir):
+@pytest.mark.parametrize("relpath", ["../../secret.png", "train/../../secret.png", "/etc/passwd"])
+def test_read_manifest_rejects_a_relpath_that_escapes_data(data_dir, relpath):
     text = (data_dir / MANIFEST_NAME).read_text().splitlines()
     fields = text[1].split(",")
-    fields[5] = "../../secret.png"
+    fields[5] = relpath
     (data_dir / MANIFEST_NAME).write_text("\n".join([text[0], ",".join(fields)]) + "\n")
     with pytest.raises(DataValidationError, match="escapes the data directory"):
         read_manifest(data_dir)
