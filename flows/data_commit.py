@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -133,8 +134,9 @@ def read_forgotten(path: Path) -> set[str]:
 
 
 def _cache_files(ws: Workspace) -> set[str]:
-    cache = ws.root / ".dvc" / "cache"
-    return {str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file()} if cache.is_dir() else set()
+    """Every object in DVC's cache, relative to it (strings from os.walk: Path.rglob took 1.1 s at 70k)."""
+    cache = str(ws.root / ".dvc" / "cache")
+    return {os.path.join(directory, name)[len(cache) + 1:] for directory, _, names in os.walk(cache) for name in names}
 
 
 def _back_up(ws: Workspace, backup: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from components.errors import DataValidationError
@@ -33,8 +34,16 @@ def listing(ws: Workspace) -> dict[str, str]:
 
 
 def files_on_disk(ws: Workspace) -> set[str]:
+    return {relpath for relpath, _ in _walk(ws)}
+
+
+def _walk(ws: Workspace) -> Iterator[tuple[str, str]]:
+    """(relpath, path) of every file under data/, as strings (os.path.relpath per file: 3x slower)."""
     root = str(ws.data_dir)
-    return {os.path.relpath(os.path.join(d, f), root) for d, _, names in os.walk(root) for f in names}
+    for directory, _, names in os.walk(root):
+        prefix = directory[len(root) + 1:]
+        for name in names:
+            yield (f"{prefix}/{name}" if prefix else name), os.path.join(directory, name)
 
 
 def md5_file(path: Path) -> str:
@@ -69,7 +78,7 @@ def commit_removal(ws: Workspace, removed: set[str], rewritten: set[str]) -> str
             digest = md5_file(Path(path))
             odb.add(path, fs, digest)
             new.add(tuple(relpath.split("/")), Meta(size=stats[relpath]["size"]), HashInfo("md5", digest))
-        problems = _differences(repo, ws, new, stats, rewritten)
+        problems = _differences(repo, new, stats, rewritten)
         if problems:
             raise DataValidationError(f"data/ changed outside this batch ({'; '.join(problems)}); nothing committed "
                                       "(run `forgetflow audit`)")
@@ -85,22 +94,18 @@ def commit_removal(ws: Workspace, removed: set[str], rewritten: set[str]) -> str
 
 def _stats(ws: Workspace) -> dict[str, dict]:
     """relpath -> the stat fields DVC's state keys on, for every file under data/."""
-    root = str(ws.data_dir)
     stats = {}
-    for directory, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(directory, name)
-            st = os.stat(path)
-            stats[os.path.relpath(path, root)] = {"name": path, "type": "file", "size": st.st_size,
-                                                  "mtime": st.st_mtime, "ino": st.st_ino}
+    for relpath, path in _walk(ws):
+        st = os.stat(path)
+        stats[relpath] = {"name": path, "type": "file", "size": st.st_size, "mtime": st.st_mtime, "ino": st.st_ino}
     return stats
 
 
-def _differences(repo, ws: Workspace, record, stats: dict[str, dict], rewritten: set[str]) -> list[str]:
+def _differences(repo, record, stats: dict[str, dict], rewritten: set[str]) -> list[str]:
     expected = {"/".join(key): hash_info.value for key, _, hash_info in record}
     problems = [f"added {p}" for p in sorted(set(stats) - set(expected))][:5]
     problems += [f"missing {p}" for p in sorted(set(expected) - set(stats))][:5]
-    untouched = {str(ws.data_dir / p): p for p in set(stats) & set(expected) - rewritten}
+    untouched = {stats[p]["name"]: p for p in set(stats) & set(expected) - rewritten}
     infos = {path: stats[rel] for path, rel in untouched.items()}
     for path, _, hash_info in repo.state.get_many(list(untouched), repo.fs, infos):
         rel = untouched[path]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from pathlib import Path
 
 from components.errors import DataValidationError
@@ -26,6 +28,8 @@ class Sample:
 
 
 COLUMNS = tuple(f.name for f in fields(Sample))
+_row = attrgetter(*COLUMNS)  # a Sample as a csv row (dataclasses.astuple deep-copies: 3x slower)
+_parsed: dict[Path, tuple[str, list[Sample]]] = {}  # path -> (digest of its bytes, its samples)
 
 
 def is_safe_id(token: str) -> bool:
@@ -42,17 +46,29 @@ def write_manifest(data_dir: Path, samples: list[Sample]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(COLUMNS)
-        writer.writerows(astuple(s) for s in samples)
+        writer.writerows(map(_row, samples))
     return path
 
 
 def read_manifest(data_dir: Path) -> list[Sample]:
-    """Parse `data_dir/manifest.csv`, rejecting a wrong header, bad ids or path-escaping relpaths."""
+    """Parse `data_dir/manifest.csv`, rejecting a wrong header, bad ids or path-escaping relpaths.
+
+    The steps of a batch each read the manifest; parsing 70,000 rows costs 0.35 s, hashing its
+    bytes 0.01 s, so a manifest whose bytes were already parsed in this process is not parsed again."""
     path = data_dir / MANIFEST_NAME
     if not path.is_file():
         raise DataValidationError(f"{path}: manifest not found (run `forgetflow prepare`)")
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    cached = _parsed.get(path)
+    if cached is None or cached[0] != digest:
+        _parsed.clear()  # one manifest at a time
+        _parsed[path] = cached = (digest, _parse(path, raw.decode("utf-8")))
+    return list(cached[1])
+
+
+def _parse(path: Path, text: str) -> list[Sample]:
+    rows = list(csv.reader(io.StringIO(text, newline="")))
     if not rows or tuple(rows[0]) != COLUMNS:
         raise DataValidationError(f"{path}: header must be {','.join(COLUMNS)}")
     samples = []
