@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -197,7 +198,8 @@ def _gc(ws: Workspace) -> tuple[int, int, int, int | None]:
 
 
 def _size(path: Path | None) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path and path.is_dir() else 0
+    """Bytes under `path` (os.walk strings: Path.rglob took 1.5 s on a 70k-object cache)."""
+    return sum(os.stat(os.path.join(d, name)).st_size for d, _, names in os.walk(path) for name in names) if path else 0
 
 
 def _dvc(ws: Workspace, *args: str) -> str:
