@@ -53,8 +53,8 @@ def md5_file(path: Path) -> str:
 def commit_removal(ws: Workspace, removed: set[str], rewritten: set[str]) -> str:
     """Write the data version that is DVC's current one minus `removed`, with the `rewritten` files
     (the manifest) re-hashed: the `.dir` listing and objects into DVC's cache, the new md5, size
-    and file count into data.dvc. The same record `dvc add data` writes (a test checks that it then
-    reports no change), without rescanning every file: `dvc add` took 7 s at 70,000 files.
+    and file count into data.dvc. The record `dvc add data` would write (a test checks `dvc status`
+    and the size and file count), without re-adding every file: `dvc add` took 7 s at 70,000 files.
 
     data/ on disk must be exactly that version: same file names, and every other file unchanged
     (by DVC's own state: a file whose inode, mtime or size changed is re-hashed). If not, nothing
@@ -105,7 +105,7 @@ def _differences(repo, record, stats: dict[str, dict], rewritten: set[str]) -> l
     expected = {"/".join(key): hash_info.value for key, _, hash_info in record}
     problems = [f"added {p}" for p in sorted(set(stats) - set(expected))][:5]
     problems += [f"missing {p}" for p in sorted(set(expected) - set(stats))][:5]
-    untouched = {stats[p]["name"]: p for p in set(stats) & set(expected) - rewritten}
+    untouched = {stats[p]["name"]: p for p in (set(stats) & set(expected)) - rewritten}
     infos = {path: stats[rel] for path, rel in untouched.items()}
     for path, _, hash_info in repo.state.get_many(list(untouched), repo.fs, infos):
         rel = untouched[path]
