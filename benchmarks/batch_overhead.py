@@ -2,6 +2,7 @@
 through the real CLI in fresh processes (as a user or a scheduler runs them).
 
     python -m benchmarks.batch_overhead -w WORKSPACE [--samples 500] [--repeats 3] [--served] [--name LABEL]
+    python -m benchmarks.batch_overhead -w WORKSPACE --scheduled CLASS [--name LABEL]   # serve running
 
 The workspace needs a champion (`forgetflow demo`, or `prepare` + `dvc repro`). Each repeat files a
 sample request for `--samples` random training images (seeded), runs one batch and reads the
@@ -31,7 +32,9 @@ from datetime import date
 from pathlib import Path
 
 from components import data, ledger as ledgers
+from components.ledger import lineage as index
 from flows import service_state, workspace
+from flows.params import load_params
 
 RESULTS = Path(__file__).parent / "results"
 CLI = [sys.executable, "-m", "flows.cli"]
@@ -92,18 +95,52 @@ def served_run(served: service_state.ServeState) -> float:
     return (run.state.timestamp - pending).total_seconds()
 
 
+def scheduled(ws: Path, label: str, timeout: float = 900.0) -> dict:
+    """File a class request while `serve` runs on its schedule; seconds from filing until a batch
+    claims it, until the champion alias moves (the ledger's mirror of the registry) and until the
+    batch is finished in the ledger."""
+    root = workspace.Workspace(ws)
+    model = load_params(root.params_file).registry.model_name
+    with ledgers.Ledger(root.ledger_path) as book:
+        champion = index.model_aliases(book, model).get("champion")
+    start = time.perf_counter()
+    _, done = timed(["request", "--label", label, "--json"], ws)
+    request_id = json.loads(done.stdout)["request_id"]
+    marks: dict[str, float] = {}
+    while time.perf_counter() - start < timeout and "finished_s" not in marks:
+        with ledgers.Ledger(root.ledger_path) as book:
+            request = book.request(request_id)
+            moved = index.model_aliases(book, model).get("champion") != champion
+            batch = book.batch(request.batch_id) if request.batch_id else None
+        elapsed = round(time.perf_counter() - start, 1)
+        if batch:
+            marks.setdefault("claimed_s", elapsed)
+        if moved:
+            marks.setdefault("champion_moved_s", elapsed)
+        if batch and batch.status != "running":
+            marks["finished_s"] = elapsed
+        time.sleep(0.5)
+    return {"request_id": request_id, "label": label, "batch_id": request.batch_id,
+            "status": batch.status if batch else "not claimed", **marks}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-w", "--workspace", type=Path, required=True)
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--served", action="store_true", help="run each batch as a run of serve's deployment")
+    parser.add_argument("--scheduled", metavar="LABEL", help="instead: file a request for this class and time it "
+                        "through serve's schedule (filed -> claimed -> champion moved -> finished)")
     parser.add_argument("--name", default=None)
     args = parser.parse_args()
     ws = args.workspace.resolve()
     served = service_state.read(workspace.Workspace(ws))
-    if args.served and not served:
-        raise SystemExit("--served: start `forgetflow serve` on the workspace first")
+    if (args.served or args.scheduled) and not served:
+        raise SystemExit("--served/--scheduled: start `forgetflow serve` on the workspace first")
+    if args.scheduled:
+        return report({"workspace": str(ws), "schedule_interval_s": served.interval_s, "cron": served.cron,
+                       **scheduled(ws, args.scheduled)}, args.name)
     batches = [one_batch(ws, args.samples, seed, served if args.served else None) for seed in range(args.repeats)]
     shares = [b["orchestration_share"] for b in batches]
     how = "serve's deployment (warm flow-run process)" if args.served else "run, serve's server" if served else "run, own server"
@@ -111,10 +148,14 @@ def main() -> None:
               "samples_per_batch": args.samples, "batches": batches,
               "orchestration_share_mean": round(statistics.mean(shares), 3),
               "orchestration_share_range": [min(shares), max(shares)], "bookkeeping_best_of_5_s": bookkeeping(ws)}
+    report(result, args.name)
+
+
+def report(result: dict, name: str | None) -> None:
     print(json.dumps(result, indent=1))
-    if args.name:
+    if name:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / f"{date.today()}-{args.name}.json").write_text(json.dumps(result, indent=1) + "\n")
+        (RESULTS / f"{date.today()}-{name}.json").write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":
