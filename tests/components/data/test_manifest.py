@@ -64,3 +64,16 @@ def test_load_images_rejects_a_corrupt_png(data_dir):
     (data_dir / samples[0].relpath).write_bytes(b"\x89PNG\r\n\x1a\ngarbage")
     with pytest.raises(DataValidationError, match="cannot read"):
         load_images(data_dir, samples)
+
+
+def test_read_manifest_parses_again_when_the_bytes_change_even_at_the_same_size(data_dir):
+    first = read_manifest(data_dir)
+    first.clear()  # callers get their own list: the cached samples stay intact
+    text = (data_dir / MANIFEST_NAME).read_text().splitlines()
+    fields = text[1].split(",")
+    fields[2] = "9" if fields[2] != "9" else "8"  # another one-digit label: same size, other bytes
+    (data_dir / MANIFEST_NAME).write_text("\n".join([text[0], ",".join(fields), *text[2:]]) + "\n")
+
+    again = read_manifest(data_dir)
+
+    assert again[0].label == int(fields[2]) and len(again) == len(text) - 1
