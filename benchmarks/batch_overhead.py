@@ -55,8 +55,17 @@ def bookkeeping(ws: Path) -> dict[str, float]:
             for args in (["requests"], ["status", "--json"], ["trace"])}
 
 
-def file_request(ws: Path, n: int, seed: int) -> float:
-    """File a sample request for n random training images no request has claimed yet; its latency."""
+def file(ws: Path, *selector: str) -> tuple[float, str]:
+    """`forgetflow request SELECTOR --json`: its latency and the new request's id."""
+    seconds, done = timed(["request", *selector, "--json"], ws)
+    filed = json.loads(done.stdout)
+    if not filed.get("created") or not filed.get("request_id"):
+        raise SystemExit(f"request {' '.join(selector)} was not filed as a new request: {done.stdout.strip()}")
+    return seconds, filed["request_id"]
+
+
+def file_request(ws: Path, n: int, seed: int) -> tuple[float, str]:
+    """File a sample request for n random training images no request has claimed yet."""
     root = workspace.Workspace(ws)
     with ledgers.Ledger(root.ledger_path) as book:
         busy = set(book.open_sample_ids()) | set(book.forgotten_by())
@@ -64,14 +73,17 @@ def file_request(ws: Path, n: int, seed: int) -> float:
     ids = random.Random(seed).sample(train, n)
     ids_file = ws / ".forgetflow" / f"bench-{seed}.txt"
     ids_file.write_text("\n".join(ids) + "\n")
-    return timed(["request", "--samples-file", str(ids_file), "--json"], ws)[0]
+    return file(ws, "--samples-file", str(ids_file))
 
 
 def one_batch(ws: Path, n: int, seed: int, served: service_state.ServeState | None) -> dict:
-    request_s = file_request(ws, n, seed)
+    request_s, request_id = file_request(ws, n, seed)
     wall = served_run(served) if served else timed(["run", "--json"], ws)[0]
     with ledgers.Ledger(workspace.Workspace(ws).ledger_path) as book:
-        batch = book.batches()[-1]
+        batch_id = book.request(request_id).batch_id
+        if batch_id is None:
+            raise SystemExit(f"{request_id} was not batched by that run (policy: see `forgetflow status`)")
+        batch = book.batch(batch_id)
     steps = batch.details.get("timings", {})
     after = batch.details.get("after_promotion_timings", {})
     core = sum(steps.get(k, 0.0) for k in ORCHESTRATION_EXCLUDES) + after.get("featurenet", 0.0)
@@ -98,20 +110,20 @@ def served_run(served: service_state.ServeState) -> float:
 def scheduled(ws: Path, label: str, timeout: float = 900.0) -> dict:
     """File a class request while `serve` runs on its schedule; seconds from filing until a batch
     claims it, until the champion alias moves (the ledger's mirror of the registry) and until the
-    batch is finished in the ledger."""
+    batch is finished in the ledger. The clock starts with the `forgetflow request` command."""
     root = workspace.Workspace(ws)
     model = load_params(root.params_file).registry.model_name
     with ledgers.Ledger(root.ledger_path) as book:
         champion = index.model_aliases(book, model).get("champion")
     start = time.perf_counter()
-    _, done = timed(["request", "--label", label, "--json"], ws)
-    request_id = json.loads(done.stdout)["request_id"]
+    _, request_id = file(ws, "--label", label)
     marks: dict[str, float] = {}
+    batch_id, batch = None, None
     while time.perf_counter() - start < timeout and "finished_s" not in marks:
         with ledgers.Ledger(root.ledger_path) as book:
-            request = book.request(request_id)
+            batch_id = batch_id or book.request(request_id).batch_id  # a failed batch releases it: keep the first
             moved = index.model_aliases(book, model).get("champion") != champion
-            batch = book.batch(request.batch_id) if request.batch_id else None
+            batch = book.batch(batch_id) if batch_id else None
         elapsed = round(time.perf_counter() - start, 1)
         if batch:
             marks.setdefault("claimed_s", elapsed)
@@ -120,7 +132,7 @@ def scheduled(ws: Path, label: str, timeout: float = 900.0) -> dict:
         if batch and batch.status != "running":
             marks["finished_s"] = elapsed
         time.sleep(0.5)
-    return {"request_id": request_id, "label": label, "batch_id": request.batch_id,
+    return {"request_id": request_id, "label": label, "batch_id": batch_id,
             "status": batch.status if batch else "not claimed", **marks}
 
 

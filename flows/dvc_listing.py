@@ -64,7 +64,7 @@ def commit_removal(ws: Workspace, removed: set[str], rewritten: set[str]) -> str
     from dvc_data.hashfile.meta import Meta
     from dvc_data.hashfile.tree import Tree
 
-    with Repo(str(ws.root)) as repo:
+    with Repo(str(ws.root)) as repo, repo.lock:  # as `dvc add` holds it: no `dvc gc` in between
         odb, fs = repo.cache.local, repo.fs
         old = Tree.load(odb, HashInfo("md5", ws.data_version()))
         stats = _stats(ws)
@@ -109,7 +109,7 @@ def _differences(repo, record, stats: dict[str, dict], rewritten: set[str]) -> l
     infos = {path: stats[rel] for path, rel in untouched.items()}
     for path, _, hash_info in repo.state.get_many(list(untouched), repo.fs, infos):
         rel = untouched[path]
-        md5 = hash_info.value if hash_info else md5_file(Path(path))
+        md5 = hash_info.value if hash_info and hash_info.name == "md5" else md5_file(Path(path))  # not md5-dos2unix
         if md5 != expected[rel] and len(problems) < 15:
             problems.append(f"changed {rel}")
     return problems
