@@ -8,8 +8,9 @@ The workspace needs a champion (`forgetflow demo`, or `prepare` + `dvc repro`). 
 sample request for `--samples` random training images (seeded), runs one batch and reads the
 steps' wall times from the ledger. By default the batch is `forgetflow run --json` (wall time:
 command start to exit); with `forgetflow serve` running on the workspace, `run` uses its Prefect
-server, otherwise it starts and stops one of its own. With `--served` (serve must run), the batch
-is a run of serve's deployment, triggered at once instead of waiting for the schedule; its wall
+server, otherwise it starts and stops one of its own. With `--served` (serve must run, with a long
+`--interval` so that its own schedule does not take the request first), the batch is a run of
+serve's deployment, triggered at once instead of waiting for the schedule; its wall
 time is Prefect's own record, from the runner's Pending (before it starts the run's process) to
 Completed. Orchestration = the batch's wall time minus unlearn, evaluate and, after a promotion, the
 feature net's retraining on the remaining data (model work, not orchestration; reported apart). Bookkeeping latencies:
