@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -134,9 +133,8 @@ def read_forgotten(path: Path) -> set[str]:
 
 
 def _cache_files(ws: Workspace) -> set[str]:
-    """Every object in DVC's cache, relative to it (strings from os.walk: Path.rglob took 1.1 s at 70k)."""
-    cache = str(ws.root / ".dvc" / "cache")
-    return {os.path.join(directory, name)[len(cache) + 1:] for directory, _, names in os.walk(cache) for name in names}
+    """Every object in DVC's cache, relative to it."""
+    return {relpath for relpath, _ in dvc_listing.files_under(ws.root / ".dvc" / "cache")}
 
 
 def _back_up(ws: Workspace, backup: Path) -> None:

@@ -34,14 +34,15 @@ def listing(ws: Workspace) -> dict[str, str]:
 
 
 def files_on_disk(ws: Workspace) -> set[str]:
-    return {relpath for relpath, _ in _walk(ws)}
+    return {relpath for relpath, _ in files_under(ws.data_dir)}
 
 
-def _walk(ws: Workspace) -> Iterator[tuple[str, str]]:
-    """(relpath, path) of every file under data/, as strings (os.path.relpath per file: 3x slower)."""
-    root = str(ws.data_dir)
-    for directory, _, names in os.walk(root):
-        prefix = directory[len(root) + 1:]
+def files_under(root: Path) -> Iterator[tuple[str, str]]:
+    """(relpath, path) of every file under `root` (none if it does not exist), as strings:
+    Path.rglob / os.path.relpath per file cost 1-1.5 s at 70,000 files, this 0.1 s."""
+    top = str(root)
+    for directory, _, names in os.walk(top):
+        prefix = directory[len(top) + 1:]
         for name in names:
             yield (f"{prefix}/{name}" if prefix else name), os.path.join(directory, name)
 
@@ -95,7 +96,7 @@ def commit_removal(ws: Workspace, removed: set[str], rewritten: set[str]) -> str
 def _stats(ws: Workspace) -> dict[str, dict]:
     """relpath -> the stat fields DVC's state keys on, for every file under data/."""
     stats = {}
-    for relpath, path in _walk(ws):
+    for relpath, path in files_under(ws.data_dir):
         st = os.stat(path)
         stats[relpath] = {"name": path, "type": "file", "size": st.st_size, "mtime": st.st_mtime, "ino": st.st_ino}
     return stats
