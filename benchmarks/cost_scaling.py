@@ -32,7 +32,7 @@ from flows.train_base import FAMILIES
 
 RESULTS = Path(__file__).parent / "results"
 FORGET_SIZES = (50, 500, 5000)
-NO_EARLY_STOP = {"stop_gap": 0.0, "stop_plateau": -1e9, "max_retain_drift": 1e9}
+NO_EARLY_STOP = {"stop_gap": 0.0, "stop_plateau": -1e9, "max_retain_drop_pct": 1e9}
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ class UnlearnConfig:
     stop_gap: float = 0.2
     stop_plateau: float = 0.01
     patience: int = 3
-    max_retain_drift: float = 0.1
+    max_retain_drop_pct: float = 1.0
     # decoupling (Varshney & Torra; unverified details, see decoupling.py)
     decouple_threshold: float = 1.0  # OOD threshold, in units of the original model's own forget error
     decouple_max_steps: int = 300

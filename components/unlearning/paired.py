@@ -10,8 +10,11 @@ the retain pool; never the evaluation sets) and stops when
   its starting value (Li et al.'s objective is met), or
 - `plateau`: its best value improved by less than `stop_plateau` over the last `patience` checks
   (single readings are noisy: each step draws new masks, so one check may read worse than the last), or
-- `retain drift`: the retain latents moved more than `max_retain_drift` (in the same units: the
-  starting forget-to-noise distance) from the original encoder's.
+- `retain`: the masked PSNR of retain probes fell by more than `max_retain_drop_pct` % below the
+  original model's on the same images and masks — the retain gate's own unit. These probes are
+  training images held out of the retain term (a drift measured on images the loss pins down reads
+  too low), and the weights go back to the last check that was within the limit, so the run ends
+  inside it rather than one check past it. The latent drift is recorded next to it.
 
 Schedule as in `i2i_mage/main_unlearn.py`: lr = blr x batch / 256, linear warm-up then cosine
 over the budget, no weight decay on norms/biases/embeddings/mask token, noise images drawn with the
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from components.evaluation.metrics import masked_psnr
 from components.models.configs import FitConfig
 from components.models.masking import random_training_mask
 from components.models.training import FitResult, LossFn, Monitor, decay_groups, fit
@@ -100,25 +104,35 @@ class Probes:
     x_r: torch.Tensor
     m_r: torch.Tensor
     z_r: torch.Tensor
+    psnr_r: torch.Tensor  # the original model's per-image PSNR on the retain probes
     scale: float
     history: list[dict[str, float]] = field(default_factory=list)
+    last_good: tuple[int, dict[str, torch.Tensor]] | None = None
 
     @torch.no_grad()
-    def measure(self) -> tuple[float, float]:
+    def measure(self) -> dict[str, float]:
         was_training = self.model.training
         self.model.eval()
         gap = ((self.model.encode(self.x_f, self.m_f) - self.z_noise) ** 2).mean().item() / self.scale
-        drift = ((self.model.encode(self.x_r, self.m_r) - self.z_r) ** 2).mean().item() / self.scale
+        z_r = self.model.encode(self.x_r, self.m_r)
+        drift = ((z_r - self.z_r) ** 2).mean().item() / self.scale
+        psnr = masked_psnr(self.model.decode(z_r, self.m_r).float(), self.x_r, self.m_r)
         self.model.train(was_training)
-        return gap, drift
+        drop = 100 * ((self.psnr_r - psnr) / self.psnr_r).mean().item()
+        return {"forget_gap": gap, "retain_drift": drift, "retain_psnr_drop_pct": drop}
 
     def check(self, step: int) -> str | None:
-        gap, drift = self.measure()
-        self.history.append({"step": step, "forget_gap": gap, "retain_drift": drift})
+        reading = self.measure()
+        self.history.append({"step": step, **reading})
+        if step > 0 and reading["retain_psnr_drop_pct"] > self.cfg.max_retain_drop_pct:
+            good_step, state = self.last_good
+            self.model.load_state_dict(state)
+            return (f"retain: probe PSNR {reading['retain_psnr_drop_pct']:.2f}% below the original's "
+                    f"(> {self.cfg.max_retain_drop_pct}%); weights of step {good_step} restored")
+        self.last_good = (step, {k: v.detach().clone() for k, v in self.model.state_dict().items()})
         if step == 0:
             return None
-        if drift > self.cfg.max_retain_drift:
-            return f"retain drift {drift:.3f} > {self.cfg.max_retain_drift}"
+        gap = reading["forget_gap"]
         if gap <= self.cfg.stop_gap:
             return f"forgotten: forget gap {gap:.3f} <= {self.cfg.stop_gap}"
         gaps = [h["forget_gap"] for h in self.history]
@@ -129,15 +143,26 @@ class Probes:
         return None
 
 
+def hold_out_probes(retain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(retain term's images, retain probes): the last PROBE images stay out of the loss when the pool
+    has at least twice as many (tiny pools, as in tests, share them)."""
+    if len(retain) >= 2 * PROBE:
+        return retain[:-PROBE], retain[-PROBE:]
+    return retain, retain[:PROBE]
+
+
 @torch.no_grad()
-def make_probes(model: nn.Module, teacher: nn.Module, forget: torch.Tensor, retain: torch.Tensor, retain_masks: torch.Tensor,
-                retain_latents: torch.Tensor, cfg: UnlearnConfig, generator: torch.Generator) -> Probes:
+def make_probes(model: nn.Module, teacher: nn.Module, forget: torch.Tensor, probe_retain: torch.Tensor, cfg: UnlearnConfig,
+                generator: torch.Generator) -> Probes:
     x_f = forget[:PROBE]
     m_f = training_masks(model, x_f, generator)
-    x_r, m_r, z_r = retain[:PROBE], retain_masks[:PROBE], retain_latents[:PROBE]
+    x_r = probe_retain[:PROBE]
+    m_r = training_masks(model, x_r, generator)
+    z_r = teacher.encode(x_r, m_r)
+    psnr_r = masked_psnr(teacher.decode(z_r, m_r).float(), x_r, m_r)
     z_noise = teacher.encode(noise_like(x_f, generator, torch.cat([x_f, x_r])), m_f)
     scale = ((teacher.encode(x_f, m_f) - z_noise) ** 2).mean().item()
-    return Probes(model, cfg, x_f, m_f, z_noise, x_r, m_r, z_r, max(scale, 1e-12))
+    return Probes(model, cfg, x_f, m_f, z_noise, x_r, m_r, z_r, psnr_r, max(scale, 1e-12))
 
 
 def fit_config(cfg: UnlearnConfig) -> FitConfig:
@@ -156,11 +181,11 @@ class PairedRun:
 def run_paired(build: LossBuilder, encoder_only: bool, model: nn.Module, teacher: nn.Module, forget: torch.Tensor,
                retain: torch.Tensor, cfg: UnlearnConfig, device: torch.device, generator: torch.Generator) -> PairedRun:
     """Minimise `build(...)`'s loss over paired batches within the budget, on the encoder or on every parameter."""
-    forget, retain = forget.to(device), retain.to(device)
+    forget, (retain, probe_retain) = forget.to(device), hold_out_probes(retain.to(device))
     retain_masks = training_masks(model, retain, generator)
     with torch.no_grad():
         retain_latents = torch.cat([teacher.encode(retain[i : i + 512], retain_masks[i : i + 512]) for i in range(0, len(retain), 512)])
-    probes = make_probes(model, teacher, forget, retain, retain_masks, retain_latents, cfg, generator)
+    probes = make_probes(model, teacher, forget, probe_retain, cfg, generator)
     steps = budget_steps(len(forget), cfg)
     groups = decay_groups(model, model.encoder_parameters() if encoder_only else None, cfg.weight_decay)
     result = fit(groups, build(model, teacher, cfg, generator),

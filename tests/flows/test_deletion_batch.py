@@ -250,7 +250,7 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, cli_env
     ws = trained
     file_requests(ws)
     write_params(ws.root, {"unlearn": {"min_steps": 100000, "max_steps": 100000, "stop_plateau": -1e9,
-                                          "stop_gap": 0.0, "max_retain_drift": 1e9}})  # killed inside unlearn
+                                          "stop_gap": 0.0, "max_retain_drop_pct": 1e9}})  # killed inside unlearn
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root)], env=cli_env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240

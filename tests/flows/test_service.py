@@ -93,7 +93,7 @@ def test_ctrl_c_mid_batch_rolls_the_batch_back_and_costs_no_attempt(trained, cli
     file_requests(ws)
     write_params(ws.root, {"schedule": {"min_batch_size": 1},
                            "unlearn": {"min_steps": 100000, "max_steps": 100000, "stop_plateau": -1e9, "stop_gap": 0.0,
-                                       "max_retain_drift": 1e9}})  # a batch that is still unlearning when stopped
+                                       "max_retain_drop_pct": 1e9}})  # a batch that is still unlearning when stopped
     proc = start_serve(ws, cli_env, log_path, "--interval", "3")
     try:
         wait_for(lambda: running_step(ws) == "validate", 180, proc, log_path, "the batch to reach unlearn")

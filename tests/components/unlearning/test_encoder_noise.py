@@ -7,7 +7,7 @@ from components.unlearning.config import UnlearnConfig
 from components.unlearning.methods import unlearn
 from components.models.configs import FitConfig
 from components.models.recipes import train_inpainter
-from components.unlearning.paired import budget_steps, noise_like
+from components.unlearning.paired import PROBE, budget_steps, hold_out_probes, noise_like
 
 
 def embedding_gaps(model, teacher, forget, retain, generator):
@@ -26,7 +26,7 @@ def test_encoder_noise_moves_forget_embeddings_to_noise_and_keeps_retain_and_dec
     before = embedding_gaps(tiny_mae, teacher, forget, retain, torch.Generator().manual_seed(5))
     head = tiny_mae.head.weight.detach().clone()
     cfg = UnlearnConfig(blr=0.096, batch_size=8, alpha=1.0, min_steps=30, max_steps=30, stop_gap=0.0, stop_plateau=-1e9,
-                        max_retain_drift=1e9)
+                        max_retain_drop_pct=1e9)
     result = unlearn(tiny_mae, forget, retain, cfg, torch.device("cpu"))
     assert result.fit.steps == 30 and result.fit.stop_reason == "budget"
     after = embedding_gaps(tiny_mae, teacher, forget, retain, torch.Generator().manual_seed(5))
@@ -64,6 +64,30 @@ def test_early_stopping_ends_unlearning_before_the_budget_on_training_side_probe
     cfg = UnlearnConfig(blr=0.096, batch_size=8, alpha=1.0, min_steps=400, max_steps=400, check_every=4)
     result = unlearn(tiny_mae, images[:6], images[6:], cfg, torch.device("cpu"))
     assert result.budget == 400 and result.fit.steps < 400
-    assert result.fit.stop_reason.split(":")[0] in {"forgotten", "plateau"} or result.fit.stop_reason.startswith("retain drift")
+    assert result.fit.stop_reason.split(":")[0] in {"forgotten", "plateau"} or result.fit.stop_reason.startswith("retain:")
     assert result.probes[0]["step"] == 0 and result.probes[0]["forget_gap"] == pytest.approx(1.0, abs=0.3)
     assert result.probes[-1]["step"] == result.fit.steps  # the reading that stopped it is recorded
+
+
+def test_a_retain_stop_restores_the_weights_of_the_last_check_within_the_limit(tiny_mae, images):
+    import copy
+
+    train_inpainter(tiny_mae, images, FitConfig(epochs=20, batch_size=16, lr=3e-3), torch.device("cpu"),
+                    torch.Generator().manual_seed(0))
+    original = copy.deepcopy(tiny_mae.state_dict())
+    # a harsh lr wrecks retain outputs within the first 4 steps; no tolerance: the run must end where it started
+    cfg = UnlearnConfig(blr=1.0, batch_size=8, alpha=1.0, min_steps=40, max_steps=40, check_every=4, stop_gap=0.0,
+                        stop_plateau=-1e9, max_retain_drop_pct=0.0)
+    result = unlearn(tiny_mae, images[:6], images[6:], cfg, torch.device("cpu"))
+    assert result.fit.stop_reason.startswith("retain:") and "weights of step 0 restored" in result.fit.stop_reason
+    assert result.fit.steps == 4 and result.probes[-1]["retain_psnr_drop_pct"] > 0
+    assert all(torch.equal(v, original[k]) for k, v in tiny_mae.state_dict().items())
+
+
+def test_retain_probes_are_kept_out_of_the_retain_term_when_the_pool_allows():
+    pool = torch.arange(3 * PROBE).float().view(-1, 1, 1, 1)
+    trained, probes = hold_out_probes(pool)
+    assert len(probes) == PROBE and len(trained) == 2 * PROBE
+    assert not set(trained.flatten().tolist()) & set(probes.flatten().tolist())
+    small = pool[:PROBE]
+    assert torch.equal(hold_out_probes(small)[0], small)  # a tiny pool is shared rather than emptied

@@ -23,7 +23,7 @@ TINY_AE = ConvAEConfig(width=8, latent_dim=8)
 
 def fixed_budget(steps: int, **settings) -> dict:
     """Exactly `steps` steps: the early-stopping rules can never fire."""
-    return dict(min_steps=steps, max_steps=steps, stop_gap=0.0, stop_plateau=-1e9, max_retain_drift=1e9, **settings)
+    return dict(min_steps=steps, max_steps=steps, stop_gap=0.0, stop_plateau=-1e9, max_retain_drop_pct=1e9, **settings)
 
 
 def objective(module, model, teacher, cfg, forget, retain) -> float:
