@@ -77,6 +77,9 @@ _SECTIONS = {"data": DataConfig, "featurenet": FitConfig, "mae": MAEConfig, "con
              "evaluate": EvaluateConfig, "registry": RegistryConfig, "unlearn": UnlearnConfig, "gates": GateConfig,
              "batch": BatchConfig, "schedule": ScheduleConfig}
 
+# keys a newer release renamed, so an older workspace's params.yaml fails with the fix in the message
+RENAMED = {("unlearn", "max_retain_drift"): "max_retain_drop_pct"}  # latent drift -> the retain gate's PSNR unit
+
 
 def load_params(path: Path) -> Params:
     if not path.is_file():
@@ -95,7 +98,9 @@ def _section(path: Path, name: str, cls: type, values: dict[str, Any]):
     known = {f.name: f for f in fields(cls)}
     unknown = set(values) - set(known)
     if unknown:
-        raise WorkspaceError(f"{path}: unknown key(s) {sorted(unknown)} in section {name!r}")
+        hints = "".join(f"; {name}.{k} is now {name}.{RENAMED[name, k]} (see flows/templates/params.yaml)"
+                        for k in sorted(unknown) if (name, k) in RENAMED)
+        raise WorkspaceError(f"{path}: unknown key(s) {sorted(unknown)} in section {name!r}{hints}")
     defaults = cls()
     for key, value in values.items():
         expected = type(getattr(defaults, key))

@@ -39,6 +39,9 @@ def test_load_params_rejects_unknown_keys_sections_and_bad_values(tmp_path):
     path.write_text("train:\n  epochz: 3\n")
     with pytest.raises(WorkspaceError, match=r"unknown key\(s\) \['epochz'\] in section 'train'"):
         load_params(path)
+    path.write_text("unlearn:\n  max_retain_drift: 0.1\n")  # an older workspace: the message names the new key
+    with pytest.raises(WorkspaceError, match="unlearn.max_retain_drift is now unlearn.max_retain_drop_pct"):
+        load_params(path)
     path.write_text("trian:\n  epochs: 3\n")
     with pytest.raises(WorkspaceError, match="unknown section"):
         load_params(path)
