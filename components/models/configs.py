@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+POS_EMBEDS = ("learned", "sincos")
+
+
 @dataclass(frozen=True)
 class MAEConfig:
     image_size: int = 32
@@ -17,6 +20,11 @@ class MAEConfig:
     decoder_heads: int = 4
     mlp_ratio: float = 4.0
     refine_width: int = 0  # channels of the conv refinement head after the patch head; 0 = none
+    pos_embed: str = "learned"  # "sincos": fixed 2-D sin-cos position embeddings (He et al.'s MAE); "learned"
+
+    def __post_init__(self) -> None:
+        if self.pos_embed not in POS_EMBEDS:
+            raise ValueError(f"pos_embed must be one of {POS_EMBEDS}, not {self.pos_embed!r}")
 
 
 @dataclass(frozen=True)

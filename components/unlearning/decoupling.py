@@ -62,7 +62,7 @@ def run(model, teacher, forget, retain, cfg, device, generator) -> PairedRun:
                           desc="decouple"))
     if cfg.dp_sigma > 0:
         with torch.no_grad():
-            for p in model.parameters():
+            for p in (q for q in model.parameters() if q.requires_grad):  # not fixed position embeddings
                 p.add_(torch.randn(p.shape, generator=generator).to(p.device) * cfg.dp_sigma)
     steps = budget_steps(len(forget), cfg)
 

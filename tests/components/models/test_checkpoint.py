@@ -37,3 +37,16 @@ def test_featurenet_features_and_logits_have_the_configured_sizes():
     net = FeatureNet(FeatureNetConfig(num_classes=7, feature_dim=20))
     x = torch.rand(3, 1, 32, 32)
     assert net.features(x).shape == (3, 20) and net(x).shape == (3, 7)
+
+
+def test_a_checkpoint_from_before_sincos_embeddings_loads_with_learned_ones(tmp_path, tiny_mae):
+    import json
+
+    path = tmp_path / "old.pt"
+    checkpoint.save(tiny_mae, path)
+    meta_path = path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    del meta["config"]["pos_embed"]  # what an older release wrote
+    meta_path.write_text(json.dumps(meta))
+    loaded = checkpoint.load(path)
+    assert loaded.config.pos_embed == "learned" and torch.equal(loaded.pos_embed, tiny_mae.pos_embed)

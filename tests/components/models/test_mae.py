@@ -62,3 +62,25 @@ def test_the_refinement_head_starts_as_the_identity(images):
     mask = centre_mask(32, 16, len(images))
     z = refined.encode(images, mask)
     assert torch.allclose(refined.decode(z, mask), plain.decode(plain.encode(images, mask), mask))
+
+
+def test_sincos_position_embeddings_are_fixed_distinct_and_never_trained(images):
+    from dataclasses import replace
+
+    from components.models.recipes import train_inpainter
+    from tests.conftest import TINY_MAE
+
+    model = MaskedAutoencoder(replace(TINY_MAE, pos_embed="sincos"))
+    before = (model.pos_embed.detach().clone(), model.decoder_pos_embed.detach().clone())
+    distances = torch.cdist(before[0][0], before[0][0]) + torch.eye(64)
+    assert distances.min() > 0.1  # every patch position gets its own code
+    assert all(id(p) != id(model.pos_embed) for p in model.encoder_parameters())  # unlearning cannot move them either
+    train_inpainter(model, images, FitConfig(epochs=2, batch_size=8, lr=3e-3), torch.device("cpu"), torch.Generator().manual_seed(0))
+    assert torch.equal(model.pos_embed, before[0]) and torch.equal(model.decoder_pos_embed, before[1])
+
+
+def test_unknown_position_embeddings_are_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="pos_embed must be one of"):
+        MAEConfig(pos_embed="rotary")
