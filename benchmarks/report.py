@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 PSNR_DROP_PCT, ACCURACY_DROP, TIME_SHARE = 2.0, 0.03, 0.02  # the issue's targets (= the default gates' tolerances)
@@ -39,17 +40,23 @@ def scenario_table(sc: dict) -> list[str]:
              f"Forget metrics on {label}; retain on {sc['n_eval']['retain']} unseen images of untouched classes; "
              f"membership attack on {sc['n_mia']} members vs {sc['n_mia']} non-members (5 masks). "
              "Mean over seeds [95% t interval]; single runs show the value.", "",
-             "| method | runs | steps / budget | wall s | ÷ oracle | forget acc | forget PSNR | sample gap dB | retain PSNR | retain acc | MIA AUC raw | MIA AUC calibrated |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| method | runs | steps / budget | stopped by | wall s | ÷ oracle | forget acc | forget PSNR | sample gap dB | retain PSNR | retain acc | MIA AUC raw | MIA AUC calibrated |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     forget = "forget_class" if sc["scenario"] == "class" else "forget_samples"
     for method, m in s.items():
         steps = f"{m['steps']['mean']:.0f} / {m['budget']['mean']:.0f}" if "steps" in m else "-"
-        lines.append(f"| {method} | {len(sc['rows'][method])} | {steps} | {_ci(m['seconds'], 1)} | "
+        lines.append(f"| {method} | {len(sc['rows'][method])} | {steps} | {stopped_by(sc['rows'][method])} | {_ci(m['seconds'], 1)} | "
                      f"{m['seconds']['mean'] / oracle_t:.4f} | {_ci(m.get(f'{forget}.accuracy_centre'))} | "
                      f"{_ci(m.get(f'{forget}.psnr_centre'), 2)} | {_ci(m.get('sample_gap_db.mean'), 2)} | "
                      f"{_ci(m.get('retain.psnr_centre'), 2)} | {_ci(m.get('retain.accuracy_centre'))} | "
                      f"{_ci(m.get('mia.raw.mean'))} | {_ci(m.get('mia.calibrated.mean'))} |")
     return lines + ["", *targets(sc, forget), ""]
+
+
+def stopped_by(rows: list[dict]) -> str:
+    """How the runs ended, by the first word of their stop reason: "retain 2, plateau 1"."""
+    reasons = Counter(r["stop_reason"].replace(":", " ").split()[0] for r in rows if "stop_reason" in r)
+    return ", ".join(f"{k} {n}" for k, n in reasons.most_common()) or "-"
 
 
 def noise_floor(sc: dict, key: str) -> float:
@@ -99,11 +106,12 @@ def targets(sc: dict, forget: str) -> list[str]:
 def markdown(runs: list[dict]) -> str:
     """One report for one or more runs of the same configuration (e.g. one process per scenario)."""
     results = {**runs[0], "scenarios": [sc for r in runs for sc in r["scenarios"]],
-               "total_seconds": max(r.get("total_seconds", 0) for r in runs)}
+               "base": {family: b for r in runs for family, b in r["base"].items()}}
+    minutes = ", ".join(f"{r.get('total_seconds', 0) / 60:.0f}" for r in runs)
     lines = [f"# Unlearning vs retrain — {results['date']} on {results['host']} ({results['device']}, "
              f"{results['threads']} threads, torch {results['torch']})", "",
              f"{results['seeds']} seeds per method, {results['oracles']} independently seeded retrain oracles per scenario; "
-             f"wall time {results['total_seconds'] / 60:.0f} min ({len(runs)} process(es) side by side).", ""]
+             f"{len(runs)} run(s) of {minutes} min.", ""]
     lines += base_table(results)
     for sc in results["scenarios"]:
         lines += scenario_table(sc)
