@@ -38,7 +38,7 @@ class UnlearnResult:
     n_forget: int
     n_retain: int
     budget: int                      # steps the method was allowed
-    probes: list[dict[str, float]]   # the stopping monitor's readings (step, forget_gap, retain_drift)
+    probes: list[dict[str, float]]   # the stopping monitor's readings (step, forget_gap, retain_drift, retain_psnr_drop_pct)
 
 
 def unlearn(model: nn.Module, forget: torch.Tensor, retain: torch.Tensor, cfg: UnlearnConfig,
