@@ -5,7 +5,7 @@
 
 Trains the workspace's recipe (params.yaml `mae:` and `train:`, overridden by the JSON given) on its
 train split, single-threaded, and appends {tag, overrides, seconds, epoch losses, mean PSNR and its
-standard error over test images, the three baselines} to benchmarks/results/base-ablation.jsonl.
+95% interval and standard error over test images, the three baselines} to benchmarks/results/base-ablation.jsonl.
 `--stem W` swaps the patch embedding for a 3-layer conv stem of width W (tried, not adopted, so it
 is not a model option). One seed per variant: it decides what the real benchmark runs with; it is
 not a result on its own.
@@ -55,7 +55,7 @@ def main() -> None:
     ws = workspace.resolve(args.workspace)
     params = load_params(ws.params_file)
     config = replace(params.mae, **json.loads(args.mae))
-    recipe = replace(params.train, **json.loads(args.train), **({"epochs": args.epochs} if args.epochs else {}))
+    recipe = replace(params.train, **{**json.loads(args.train), **({"epochs": args.epochs} if args.epochs else {})})
     x, _, _ = load_split(ws, "train")
     x_test, _, _ = load_split(ws, "test")
     generator = seed_everything(recipe.seed)
@@ -67,7 +67,7 @@ def main() -> None:
     psnr = per_image_psnr(model, x_test, {"centre": ("centre", params.evaluate.centre_hole)}, pick_device())
     row = {"date": date.today().isoformat(), "tag": args.tag, "workspace_data": ws.data_version(), "n_train": len(x),
            "n_test": len(x_test), "mae": asdict(config), "train": asdict(recipe), "stem": args.stem,
-           "seconds": round(result.seconds, 1), "epoch_losses": result.epoch_losses, "psnr_centre": asdict(mean_ci(psnr)),
+           "seconds": round(result.seconds, 1), "epoch_losses": result.epoch_losses, "psnr_centre": {**asdict(mean_ci(psnr)), "se": (psnr.std() / len(psnr) ** 0.5).item()},
            "baselines_psnr_centre": baselines.baseline_psnr(x, x_test, hole)}
     with RESULTS.open("a") as f:
         f.write(json.dumps(row) + "\n")

@@ -105,8 +105,11 @@ def targets(sc: dict, forget: str) -> list[str]:
 
 def markdown(runs: list[dict]) -> str:
     """One report for one or more runs of the same configuration (e.g. one process per scenario)."""
-    results = {**runs[0], "scenarios": [sc for r in runs for sc in r["scenarios"]],
-               "base": {family: b for r in runs for family, b in r["base"].items()}}
+    bases: dict[str, dict] = {}
+    for family, b in ((f, b) for r in runs for f, b in r["base"].items()):
+        if bases.setdefault(family, b) != b:
+            raise SystemExit(f"the runs disagree on the {family} base: merge only runs that share it (--base-dir)")
+    results = {**runs[0], "scenarios": [sc for r in runs for sc in r["scenarios"]], "base": bases}
     minutes = ", ".join(f"{r.get('total_seconds', 0) / 60:.0f}" for r in runs)
     lines = [f"# Unlearning vs retrain — {results['date']} on {results['host']} ({results['device']}, "
              f"{results['threads']} threads, torch {results['torch']})", "",

@@ -117,6 +117,9 @@ class Bench:
     def base(self, family: str, path: Path | None) -> tuple[torch.nn.Module, float]:
         """Train the base (timed), or load the one a previous process trained and timed."""
         if path is not None and path.is_file():
+            saved, wanted = checkpoint.read_meta(path)["config"], asdict(FAMILIES[family].build(self.params).config)
+            if saved != wanted:
+                raise SystemExit(f"{path} was trained with {saved}, params.yaml asks for {wanted}: delete it or use another --base-dir")
             return checkpoint.load(path), float(checkpoint.read_meta(path)["train_seconds"])
         model, seconds = self.train(family, self.d.ids("train"), seed=self.params.train.seed, desc=f"base {family}")
         if path is not None:

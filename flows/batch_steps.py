@@ -213,7 +213,8 @@ def unlearn(ws: Workspace, params: Params, batch_id: str) -> Path:
         target = ws.batch_dir(batch_id) / "model.pt"  # copied to models/unlearned/ only by the data commit
         digest = checkpoint.save(model, target, extra={"deletion_batch_id": batch_id, "method": cfg.method})
         details = ledger.batch(batch_id).details
-        details["unlearn"] = summary = {"epoch_losses": list(result.fit.epoch_losses), "steps": result.fit.steps, "budget": result.budget,
+        details["unlearn"] = summary = {"epoch_losses": list(result.fit.epoch_losses), "steps": result.fit.steps,
+                              "kept_steps": result.kept_steps, "budget": result.budget,
                               "stop_reason": result.fit.stop_reason, "probes": result.probes, "seconds": round(result.fit.seconds, 2),
                               "n_forget": result.n_forget, "n_retain": result.n_retain, "weights_sha256": digest}
         (ws.batch_dir(batch_id) / "unlearn.json").write_text(json.dumps(summary, indent=2) + "\n")  # probes: an MLflow artifact
@@ -257,7 +258,8 @@ def evaluate(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
         loaded = {name: _load(ws, by_id, ids) for name, ids in sets.items() if ids}
         results = {name: {label: forgetting.evaluate_set(model, featurenet, x, y, masks, device, params.evaluate.min_fid_samples)
                           for label, model in models.items()} for name, (x, y) in loaded.items()}
-        evidence = _evidence(ws, by_id, lists, sets, loaded, results, models, featurenet, masks, device)
+        evidence = replace(_evidence(ws, by_id, lists, sets, loaded, results, models, featurenet, masks, device),
+                           kept_steps=batch.details.get("unlearn", {}).get("kept_steps"))
         checks = gates.check_gates(params.gates, evidence)
         grid_ids = lists["eval_retain"][:: max(1, len(lists["eval_retain"]) // params.evaluate.grid_rows)][: params.evaluate.grid_rows]
         forgetting.save_retain_grid(models["original"], models["unlearned"], _load(ws, by_id, grid_ids)[0],

@@ -30,7 +30,9 @@ def render_batch(batch: Batch, requests: list[Request], evaluation: dict | None,
         lines.append(f"| **total (steps)** | **{total:.1f}** |")
     unlearn = batch.details.get("unlearn")
     if unlearn and "budget" in unlearn:
-        lines += ["", f"Unlearning: {unlearn['steps']} of {unlearn['budget']} budgeted steps, {unlearn.get('seconds', 0):.1f} s; "
+        kept = unlearn.get("kept_steps", unlearn["steps"])
+        lines += ["", f"Unlearning: {unlearn['steps']} of {unlearn['budget']} budgeted steps"
+                      f"{f' (the weights of step {kept} kept)' if kept != unlearn['steps'] else ''}, {unlearn.get('seconds', 0):.1f} s; "
                       f"stopped: {unlearn['stop_reason']}."]
     if evaluation:
         lines += ["", "## Parent -> unlearned, per evaluation set", ""]

@@ -14,6 +14,9 @@ Each gate compares with a *reference for what forgetting should look like*, not 
   hole filled by the mean of their 10 nearest neighbours among the retained classes' training
   images (what a model that never saw the class can at best rebuild) — by more than
   `class_accuracy_slack`.
+- **unlearned**: at least one unlearning step was kept. A retain stop at the first check puts the
+  parent's weights back; such a model may pass every gate above (a base without a membership
+  signal looks forgotten already), but nothing was done, so a person decides.
 - **retain**: on held-out images of untouched classes, masked PSNR within `retain_max_psnr_drop_pct`
   of the parent *and* feature-net accuracy (a distribution-level check: are the outputs still the
   right kind of garment?) within `retain_max_accuracy_drop`.
@@ -46,6 +49,7 @@ class Evidence:
     sample_gap: Interval | None = None     # dB, PSNR(forgotten) - PSNR(unseen, same classes), unlearned model
     class_accuracy: float | None = None    # forget-class recognisability, unlearned model, centre hole
     class_reference: float | None = None   # the same images filled from retained classes only (10-NN)
+    kept_steps: int | None = None          # unlearning steps held by the weights (None: not a step-based method)
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,11 @@ def check_gates(cfg: GateConfig, evidence: Evidence) -> list[GateResult]:
         results.append(GateResult("class", evidence.class_accuracy <= level,
                                   f"forget-class accuracy {evidence.class_accuracy:.3f} (must be <= {level:.3f}: "
                                   f"reference {evidence.class_reference:.3f} + {cfg.class_accuracy_slack})"))
+    if evidence.kept_steps is not None:
+        results.append(GateResult("unlearned", evidence.kept_steps > 0,
+                                  f"{evidence.kept_steps} unlearning step(s) kept" if evidence.kept_steps
+                                  else "no unlearning step kept: the retain limit was broken at the first check, "
+                                       "the weights are the parent's"))
     before, after = evidence.retain_before, evidence.retain_after
     allowed = abs(before["psnr_centre"]) * cfg.retain_max_psnr_drop_pct / 100
     results.append(GateResult("retain_psnr", before["psnr_centre"] - after["psnr_centre"] <= allowed,

@@ -37,10 +37,13 @@ class FitResult:
 
 @dataclass
 class Monitor:
-    """Checked every `every` steps (and before the first): `check(step)` returns a reason to stop, or None."""
+    """Checked every `every` steps (and before the first): `check(step)` returns a reason to stop, or None.
+    `final(step)`, if given, runs once after the last step when that step was not a check, so the
+    rules that must hold for the returned weights (not the ones that only end a run early) see them."""
 
     every: int
     check: Callable[[int], str | None]
+    final: Callable[[int], str | None] | None = None
 
 
 def batches(tensors: tuple[torch.Tensor, ...], batch_size: int, generator: torch.Generator) -> Iterable[tuple[torch.Tensor, ...]]:
@@ -124,6 +127,8 @@ def fit(groups: list[dict] | list[nn.Parameter], loss_fn: LossFn, epoch_batches:
             raise ValueError(f"{desc}: epoch {epoch + 1} had no batches (empty data?)")
         epoch_losses.append(total_loss / count)
         log.info("%s epoch %d/%d loss %.5f", desc, epoch + 1, cfg.epochs, epoch_losses[-1])
+    if monitor and not reason and steps % monitor.every and monitor.final:  # the steps after the last check
+        reason = monitor.final(steps)
     if reason:
         log.info("%s stopped after %d steps: %s", desc, steps, reason)
     return FitResult(steps, tuple(epoch_losses), time.perf_counter() - start, reason or BUDGET)

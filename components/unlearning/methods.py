@@ -39,6 +39,7 @@ class UnlearnResult:
     n_retain: int
     budget: int                      # steps the method was allowed
     probes: list[dict[str, float]]   # the stopping monitor's readings (step, forget_gap, retain_drift, retain_psnr_drop_pct)
+    kept_steps: int                  # steps whose updates the returned weights hold (fewer than run after a retain stop)
 
 
 def unlearn(model: nn.Module, forget: torch.Tensor, retain: torch.Tensor, cfg: UnlearnConfig,
@@ -57,4 +58,4 @@ def unlearn(model: nn.Module, forget: torch.Tensor, retain: torch.Tensor, cfg: U
     model.train()
     run = MODULES[cfg.method].run(model, teacher, forget, retain, cfg, device, generator)
     model.eval()
-    return UnlearnResult(run.fit, len(forget), len(retain), run.budget, run.probes)
+    return UnlearnResult(run.fit, len(forget), len(retain), run.budget, run.probes, run.kept_steps)

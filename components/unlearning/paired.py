@@ -10,11 +10,14 @@ the retain pool; never the evaluation sets) and stops when
   its starting value (Li et al.'s objective is met), or
 - `plateau`: its best value improved by less than `stop_plateau` over the last `patience` checks
   (single readings are noisy: each step draws new masks, so one check may read worse than the last), or
-- `retain`: the masked PSNR of retain probes fell by more than `max_retain_drop_pct` % below the
-  original model's on the same images and masks — the retain gate's own unit. These probes are
-  training images held out of the retain term (a drift measured on images the loss pins down reads
-  too low), and the weights go back to the last check that was within the limit, so the run ends
-  inside it rather than one check past it. The latent drift is recorded next to it.
+- `retain`: the masked PSNR of the retain probes fell by more than `max_retain_drop_pct` % below
+  the original model's on the same images and masks (mean of per-image drops; training-style masks,
+  where the retain gate reads the centre hole of held-out images — same unit, not the same reading).
+  The probes come from the retain pool (training images; proxy images for the proxy variant) but
+  are held out of the retain term: a drift measured on images the loss pins down reads too low.
+  The weights go back to the last check within the limit, so the run ends inside it rather than
+  one check past it; the rule is also applied after the final step. The latent drift is recorded
+  next to it.
 
 Schedule as in `i2i_mage/main_unlearn.py`: lr = blr x batch / 256, linear warm-up then cosine
 over the budget, no weight decay on norms/biases/embeddings/mask token, noise images drawn with the
@@ -108,6 +111,7 @@ class Probes:
     scale: float
     history: list[dict[str, float]] = field(default_factory=list)
     last_good: tuple[int, dict[str, torch.Tensor]] | None = None
+    restored_step: int | None = None  # set when a retain stop put back the weights of an earlier check
 
     @torch.no_grad()
     def measure(self) -> dict[str, float]:
@@ -122,16 +126,12 @@ class Probes:
         return {"forget_gap": gap, "retain_drift": drift, "retain_psnr_drop_pct": drop}
 
     def check(self, step: int) -> str | None:
-        reading = self.measure()
-        self.history.append({"step": step, **reading})
-        if step > 0 and reading["retain_psnr_drop_pct"] > self.cfg.max_retain_drop_pct:
-            good_step, state = self.last_good
-            self.model.load_state_dict(state)
-            return (f"retain: probe PSNR {reading['retain_psnr_drop_pct']:.2f}% below the original's "
-                    f"(> {self.cfg.max_retain_drop_pct}%); weights of step {good_step} restored")
+        if reason := self.retain_rule(step):
+            return reason
         self.last_good = (step, {k: v.detach().clone() for k, v in self.model.state_dict().items()})
         if step == 0:
             return None
+        reading = self.history[-1]
         gap = reading["forget_gap"]
         if gap <= self.cfg.stop_gap:
             return f"forgotten: forget gap {gap:.3f} <= {self.cfg.stop_gap}"
@@ -141,6 +141,17 @@ class Probes:
             if before - now < self.cfg.stop_plateau:
                 return f"plateau: best forget gap {before:.3f} -> {now:.3f} in the last {self.cfg.patience} checks"
         return None
+
+    def retain_rule(self, step: int) -> str | None:
+        """Record a reading; past the retain limit, restore the last check's weights and say so."""
+        reading = self.measure()
+        self.history.append({"step": step, **reading})
+        if step == 0 or reading["retain_psnr_drop_pct"] <= self.cfg.max_retain_drop_pct:
+            return None
+        self.restored_step, state = self.last_good
+        self.model.load_state_dict(state)
+        return (f"retain: probe PSNR {reading['retain_psnr_drop_pct']:.2f}% below the original's "
+                f"(> {self.cfg.max_retain_drop_pct}%); weights of step {self.restored_step} restored")
 
 
 def hold_out_probes(retain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -176,6 +187,11 @@ class PairedRun:
     fit: FitResult
     budget: int
     probes: list[dict[str, float]]
+    restored_step: int | None = None  # a retain stop kept the weights of this step (0: none kept)
+
+    @property
+    def kept_steps(self) -> int:
+        return self.fit.steps if self.restored_step is None else self.restored_step
 
 
 def run_paired(build: LossBuilder, encoder_only: bool, model: nn.Module, teacher: nn.Module, forget: torch.Tensor,
@@ -191,5 +207,5 @@ def run_paired(build: LossBuilder, encoder_only: bool, model: nn.Module, teacher
     result = fit(groups, build(model, teacher, cfg, generator),
                  lambda _: paired_batches(forget, retain, retain_masks, retain_latents, steps, cfg.batch_size, generator),
                  fit_config(cfg), device, desc=cfg.method, steps_per_epoch=steps,
-                 monitor=Monitor(cfg.check_every, probes.check))
-    return PairedRun(result, steps, probes.history)
+                 monitor=Monitor(cfg.check_every, probes.check, probes.retain_rule))
+    return PairedRun(result, steps, probes.history, probes.restored_step)

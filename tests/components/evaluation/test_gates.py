@@ -57,3 +57,10 @@ def test_retain_gates_check_psnr_and_accuracy_separately():
 
 def test_only_the_gates_of_the_request_kinds_present_run():
     assert [g.name for g in check_gates(CFG, Evidence(RETAIN, RETAIN))] == ["retain_psnr", "retain_accuracy"]
+
+
+def test_a_model_that_kept_no_unlearning_step_goes_to_a_person():
+    def verdict(kept):
+        return gate(check_gates(CFG, Evidence(RETAIN, RETAIN, kept_steps=kept)), "unlearned").passed
+
+    assert verdict(12) and not verdict(0)  # 0: a retain stop at the first check put the parent's weights back

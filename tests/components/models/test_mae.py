@@ -72,7 +72,8 @@ def test_sincos_position_embeddings_are_fixed_distinct_and_never_trained(images)
 
     model = MaskedAutoencoder(replace(TINY_MAE, pos_embed="sincos"))
     before = (model.pos_embed.detach().clone(), model.decoder_pos_embed.detach().clone())
-    distances = torch.cdist(before[0][0], before[0][0]) + torch.eye(64)
+    positions = before[0].shape[1]
+    distances = torch.cdist(before[0][0], before[0][0]) + torch.eye(positions)
     assert distances.min() > 0.1  # every patch position gets its own code
     assert all(id(p) != id(model.pos_embed) for p in model.encoder_parameters())  # unlearning cannot move them either
     train_inpainter(model, images, FitConfig(epochs=2, batch_size=8, lr=3e-3), torch.device("cpu"), torch.Generator().manual_seed(0))
@@ -84,3 +85,5 @@ def test_unknown_position_embeddings_are_refused():
 
     with pytest.raises(ValueError, match="pos_embed must be one of"):
         MAEConfig(pos_embed="rotary")
+    with pytest.raises(ValueError, match="divisible by 4"):
+        MAEConfig(pos_embed="sincos", decoder_dim=66)

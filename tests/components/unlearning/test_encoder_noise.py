@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -80,7 +82,7 @@ def test_a_retain_stop_restores_the_weights_of_the_last_check_within_the_limit(t
                         stop_plateau=-1e9, max_retain_drop_pct=0.0)
     result = unlearn(tiny_mae, images[:6], images[6:], cfg, torch.device("cpu"))
     assert result.fit.stop_reason.startswith("retain:") and "weights of step 0 restored" in result.fit.stop_reason
-    assert result.fit.steps == 4 and result.probes[-1]["retain_psnr_drop_pct"] > 0
+    assert result.fit.steps == 4 and result.kept_steps == 0 and result.probes[-1]["retain_psnr_drop_pct"] > 0
     assert all(torch.equal(v, original[k]) for k, v in tiny_mae.state_dict().items())
 
 
@@ -91,3 +93,34 @@ def test_retain_probes_are_kept_out_of_the_retain_term_when_the_pool_allows():
     assert not set(trained.flatten().tolist()) & set(probes.flatten().tolist())
     small = pool[:PROBE]
     assert torch.equal(hold_out_probes(small)[0], small)  # a tiny pool is shared rather than emptied
+
+
+def test_the_retain_rule_also_judges_the_weights_after_the_last_step(tiny_mae, images):
+    train_inpainter(tiny_mae, images, FitConfig(epochs=20, batch_size=16, lr=3e-3), torch.device("cpu"),
+                    torch.Generator().manual_seed(0))
+    # 6 steps, checks every 4: steps 5-6 would otherwise go unchecked; a limit no run can stay under
+    cfg = UnlearnConfig(blr=1.0, batch_size=8, alpha=1.0, min_steps=6, max_steps=6, check_every=4, stop_gap=0.0,
+                        stop_plateau=-1e9, max_retain_drop_pct=-1e9)
+    result = unlearn(tiny_mae, images[:6], images[6:], cfg, torch.device("cpu"))
+    assert [p["step"] for p in result.probes] == [0, 4]  # step 4 broke the limit: stopped there...
+    cfg = replace(cfg, max_retain_drop_pct=1e9, check_every=4)
+    result = unlearn(tiny_mae, images[:6], images[6:], cfg, torch.device("cpu"))
+    assert [p["step"] for p in result.probes] == [0, 4, 6] and result.fit.stop_reason == "budget"  # ...else read at 6
+
+
+def test_retain_probes_never_enter_the_retain_term(tiny_mae, monkeypatch):
+    from components.unlearning import paired
+
+    torch.manual_seed(0)
+    pool = torch.rand(2 * PROBE + 8, 1, 32, 32)
+    seen = []
+    original = paired.paired_batches
+
+    def spy(forget, retain, *args, **kwargs):
+        seen.append(retain)
+        return original(forget, retain, *args, **kwargs)
+
+    monkeypatch.setattr(paired, "paired_batches", spy)
+    cfg = UnlearnConfig(batch_size=8, min_steps=1, max_steps=1)
+    unlearn(tiny_mae, pool[:4], pool, cfg, torch.device("cpu"))
+    assert len(seen[0]) == len(pool) - PROBE and torch.equal(seen[0], pool[:-PROBE])
