@@ -312,7 +312,9 @@ def register(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
         extracted = json.loads((ws.batch_dir(batch_id) / "extract.json").read_text())
         metrics = {f"{s}.{m}.{k}": v for s in EVALUATION_SETS if s in evaluation for m in ("original", "unlearned")
                    for k, v in evaluation[s][m].items()}
-        metrics.update({"unlearn.steps": batch.details["unlearn"]["steps"], "unlearn.budget": batch.details["unlearn"]["budget"]})
+        run = batch.details["unlearn"]
+        metrics.update({"unlearn.steps": run["steps"], "unlearn.kept_steps": run.get("kept_steps", run["steps"]),
+                        "unlearn.budget": run["budget"]})
         scratch = ws.batch_dir(batch_id)
         record = registry.TrainingRecord(
             run_name=batch_id,
