@@ -49,7 +49,7 @@ class Evidence:
     sample_gap: Interval | None = None     # dB, PSNR(forgotten) - PSNR(unseen, same classes), unlearned model
     class_accuracy: float | None = None    # forget-class recognisability, unlearned model, centre hole
     class_reference: float | None = None   # the same images filled from retained classes only (10-NN)
-    kept_steps: int | None = None          # unlearning steps held by the weights (None: not a step-based method)
+    kept_steps: int | None = None          # unlearning steps held by the weights (None: not recorded, older batches)
 
 
 @dataclass(frozen=True)
