@@ -17,6 +17,8 @@ from tests.conftest import write_params
 
 PASSING_GATES = {"sample_remembered_db": 1e9, "sample_overforget_db": 1e9, "class_accuracy_slack": 1.0,
                  "retain_max_psnr_drop_pct": 100.0, "retain_max_accuracy_drop": 1.0}  # mechanics, not quality, under test here
+# two steps, kept whatever they cost the tiny model's retain PSNR (else the retain rule keeps step 0 and the batch waits for review)
+MECHANICS_UNLEARN = {"min_steps": 2, "max_steps": 2, "retain_samples": 20, "max_retain_drop_pct": 1e9}
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +33,7 @@ def prefect_api():
 @pytest.fixture
 def trained(tiny_workspace, prefect_api):
     """A tiny workspace with data, a feature net and a base champion, all committed to git."""
-    write_params(tiny_workspace, {"unlearn": {"min_steps": 2, "max_steps": 2, "retain_samples": 20}, "evaluate": {"min_fid_samples": 5},
+    write_params(tiny_workspace, {"unlearn": MECHANICS_UNLEARN, "evaluate": {"min_fid_samples": 5},
                                   "batch": {"max_forget_fraction": 0.5}, "gates": PASSING_GATES})
     ws = workspace.resolve(tiny_workspace)
     params = load_params(ws.params_file)

@@ -19,7 +19,7 @@ from flows.prefect_server import free_port, stop, wait_healthy
 from flows.prepare import prepare
 from flows.train_base import train_base, train_featurenet
 from tests.conftest import write_params
-from tests.flows.conftest import PASSING_GATES, file_requests
+from tests.flows.conftest import MECHANICS_UNLEARN, PASSING_GATES, file_requests
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
@@ -44,7 +44,7 @@ def test_a_batch_against_an_mlflow_server_and_the_champion_served_over_rest(tiny
               "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--artifacts-destination", str(tmp_path / "artifacts")]
     with started(server, tmp_path / "mlflow.log", cli_env, url):
         monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
-        write_params(tiny_workspace, {"unlearn": {"min_steps": 2, "max_steps": 2, "retain_samples": 20},
+        write_params(tiny_workspace, {"unlearn": MECHANICS_UNLEARN,
                                       "evaluate": {"min_fid_samples": 5}, "batch": {"max_forget_fraction": 0.5},
                                       "gates": PASSING_GATES})
         ws = workspace.resolve(tiny_workspace)
