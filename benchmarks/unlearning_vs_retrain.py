@@ -78,11 +78,11 @@ class Data:
         return [s.sample_id for s in self.samples if s.split == split]
 
 
-def scenario_lists(d: Data, kind: str, params: Params) -> dict[str, list[str]]:
-    """The product's split for a class request (label 7) or for subject requests covering ~1% of train."""
+def scenario_lists(d: Data, kind: str, params: Params, label: int = CLASS_LABEL) -> dict[str, list[str]]:
+    """The product's split for a class request (`label`) or for subject requests covering ~1% of train."""
     if kind == "class":
-        requested = {s.sample_id for s in d.samples if s.label == CLASS_LABEL}
-        labels = {CLASS_LABEL}
+        requested = {s.sample_id for s in d.samples if s.label == label}
+        labels = {label}
     else:
         train = [s for s in d.samples if s.split == "train"]
         order = sorted({s.subject_id for s in train}, key=lambda x: hashlib.sha256(x.encode()).hexdigest())

@@ -1,0 +1,120 @@
+"""How far can encoder-noise move a class before retain quality goes? The trade-off per learning
+rate and forget weight, read on held-out images, next to what the product's retain rule keeps.
+
+    python -m benchmarks.unlearning_frontier -w WORKSPACE --base PATH --label 3 --tag NAME
+        [--blr 2.5e-4 1e-3 4e-3] [--alpha 0.05 0.25 1.0] [--budgets 8 16 32 64] [--check-every 4] [--seeds 3]
+
+Per (blr, alpha, seed), on the product's split for a class request (`split_for_batch`):
+- `bounded` (one per --check-every): the product's procedure as params.yaml sets it, retain rule on —
+  the steps a batch would keep;
+- `unbounded` (one per --budget): retain rule and early stops off, exactly N steps (warm-up + cosine
+  over N, as a batch with that budget would schedule them).
+Each row: steps run and kept, seconds, the training-side probe's last retain drop, and on held-out
+test images (the product's evaluation sets) the forget-class accuracy and PSNR on the centre hole,
+the retain PSNR drop (%) and accuracy drop, and the class gate's reference (the class filled by
+10-NN from retained classes). Rows append to benchmarks/results/frontier.jsonl; `--plot` draws them.
+
+Choose parameters on a class no reported evaluation uses (the 20k benchmark forgets class 7, the
+demo class 9), then check the choice on those. Single-threaded, so two processes can share 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import torch
+
+from benchmarks.unlearning_vs_retrain import RESULTS, Bench, scenario_lists
+from components.data.forget_set import evaluation_sets
+from components.evaluation import forgetting, references
+from components.models import checkpoint
+from components.unlearning.config import UnlearnConfig
+from components.unlearning.methods import unlearn
+from flows import workspace
+from flows.params import load_params
+
+ROWS = RESULTS / "frontier.jsonl"
+NEVER = 10**9  # an early-stopping threshold no run reaches
+
+
+def unbounded(cfg: UnlearnConfig, steps: int) -> UnlearnConfig:
+    """Exactly `steps` steps: no retain limit, no forgotten/plateau stop."""
+    return replace(cfg, min_steps=steps, max_steps=steps, max_retain_drop_pct=float("inf"), stop_gap=-1.0, patience=NEVER)
+
+
+class Frontier:
+    def __init__(self, bench: Bench, base: torch.nn.Module, label: int) -> None:
+        self.bench, self.base, self.d = bench, base, bench.d
+        self.lists = scenario_lists(self.d, "class", bench.params, label)
+        self.sets = evaluation_sets(self.lists, self.d.split_of, bench.n_eval)
+        self.centre = {"centre": bench.masks["centre"]}
+        self.forget, self.retain = self.d.images(self.lists["forget"]), self.d.images(self.lists["retain"])
+        x_c, y_c = self.d.images(self.sets["forget_class"]), self.d.labels(self.sets["forget_class"])
+        self.reference = references.class_reference(bench.featurenet, self.retain, x_c, y_c, bench.masks["centre"], bench.device)
+        self.original = self.held_out(base)
+
+    def held_out(self, model: torch.nn.Module) -> dict[str, float]:
+        out = {}
+        for name in ("forget_class", "retain"):
+            ids = self.sets[name]
+            m = forgetting.evaluate_set(model, self.bench.featurenet, self.d.images(ids), self.d.labels(ids), self.centre,
+                                        self.bench.device, min_fid_samples=NEVER)
+            out[f"{name}.psnr"], out[f"{name}.accuracy"] = m["psnr_centre"], m["accuracy_centre"]
+        return out
+
+    def run(self, cfg: UnlearnConfig) -> dict:
+        model = copy.deepcopy(self.base)
+        start = time.perf_counter()
+        result = unlearn(model, self.forget, self.retain, cfg, self.bench.device)
+        seconds = time.perf_counter() - start
+        m = self.held_out(model)
+        return {"steps": result.fit.steps, "kept": result.kept_steps, "seconds": round(seconds, 2), "stop": result.fit.stop_reason,
+                "probe_drop_pct": result.probes[-1]["retain_psnr_drop_pct"], "forget_gap": result.probes[-1]["forget_gap"],
+                "forget_accuracy": m["forget_class.accuracy"], "forget_psnr": m["forget_class.psnr"],
+                "retain_psnr_drop_pct": 100 * (1 - m["retain.psnr"] / self.original["retain.psnr"]),
+                "retain_accuracy_drop": self.original["retain.accuracy"] - m["retain.accuracy"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-w", "--workspace", type=Path, default=None)
+    parser.add_argument("--base", type=Path, required=True, help="the MAE checkpoint to unlearn from")
+    parser.add_argument("--label", type=int, required=True, help="the class the request forgets")
+    parser.add_argument("--tag", required=True)
+    parser.add_argument("--blr", type=float, nargs="+", default=[2.5e-4, 1e-3, 4e-3])
+    parser.add_argument("--alpha", type=float, nargs="+", default=[0.05, 0.25, 1.0])
+    parser.add_argument("--budgets", type=int, nargs="+", default=[8, 16, 32, 64])
+    parser.add_argument("--check-every", type=int, nargs="+", default=[4])
+    parser.add_argument("--seeds", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    ws = workspace.resolve(args.workspace)
+    params = load_params(ws.params_file)
+    frontier = Frontier(Bench(ws, params, RESULTS), checkpoint.load(args.base), args.label)
+    common = {"date": date.today().isoformat(), "tag": args.tag, "data": ws.data_version(), "base": str(args.base),
+              "label": args.label, "n_forget": len(frontier.forget), "n_eval": {k: len(v) for k, v in frontier.sets.items()},
+              "reference_accuracy": frontier.reference, "original": frontier.original}
+    print(json.dumps(common), flush=True)
+    for blr in args.blr:
+        for alpha in args.alpha:
+            for seed in range(args.seeds):
+                cfg = replace(params.unlearn, method="encoder-noise", blr=blr, alpha=alpha, seed=seed)
+                runs = [("bounded", c, replace(cfg, check_every=c)) for c in args.check_every]
+                runs += [("unbounded", n, unbounded(cfg, n)) for n in args.budgets]
+                for mode, knob, run_cfg in runs:
+                    row = {**common, "blr": blr, "alpha": alpha, "seed": seed, "mode": mode,
+                           ("check_every" if mode == "bounded" else "budget"): knob, **frontier.run(run_cfg)}
+                    with ROWS.open("a") as f:
+                        f.write(json.dumps(row) + "\n")
+                    print({k: row[k] for k in ("blr", "alpha", "seed", "mode", "steps", "kept", "probe_drop_pct",
+                                               "forget_accuracy", "retain_psnr_drop_pct", "retain_accuracy_drop")}, flush=True)
+
+
+if __name__ == "__main__":
+    main()
