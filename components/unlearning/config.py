@@ -18,7 +18,7 @@ class UnlearnConfig:
     """
 
     method: str = "encoder-noise"
-    alpha: float = 0.25
+    alpha: float = 0.05
     blr: float = 4e-3
     batch_size: int = 64
     weight_decay: float = 0.05
