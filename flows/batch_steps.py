@@ -278,7 +278,7 @@ def _load(ws: Workspace, by_id: dict[str, data.Sample], ids: list[str]):
 
 def _evidence(ws, by_id, lists, sets, loaded, results, models, featurenet, masks, device):
     """The reference-based quantities the gates need (components/evaluation/references.py)."""
-    from components.evaluation import gates, references
+    from components.evaluation import gates, references, stats
 
     sample_gap = class_accuracy = class_reference = None
     if "forget_samples" in loaded:
@@ -289,7 +289,8 @@ def _evidence(ws, by_id, lists, sets, loaded, results, models, featurenet, masks
         sample_gap = references.sample_gap(models["unlearned"], x_f, x_u, masks, device)
     if "forget_class" in loaded:
         x_c, y_c = loaded["forget_class"]
-        class_accuracy = results["forget_class"]["unlearned"]["accuracy_centre"]
+        accuracy = results["forget_class"]["unlearned"]["accuracy_centre"]
+        class_accuracy = stats.proportion_ci(round(accuracy * len(y_c)), len(y_c))
         class_reference = references.class_reference(featurenet, _load(ws, by_id, lists["retain"])[0], x_c, y_c, masks["centre"], device)
     return gates.Evidence(results["retain"]["original"], results["retain"]["unlearned"], sample_gap, class_accuracy, class_reference)
 

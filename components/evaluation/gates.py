@@ -13,7 +13,10 @@ Each gate compares with a *reference for what forgetting should look like*, not 
   unseen images of the forgotten classes must not exceed the *reference* — the same images with the
   hole filled by the mean of their 10 nearest neighbours among the retained classes' training
   images (what a model that never saw the class can at best rebuild) — by more than
-  `class_accuracy_slack`.
+  `class_accuracy_slack`. Like the sample gate it rejects on an interval, not a point: the
+  accuracy's 95% Wilson interval must not lie wholly above that level. On the demo's 100 images
+  the interval is about +-0.06, and a retrain oracle read 0.88 against a level of 0.87
+  (README): a point comparison fails the very model the gate stands for.
 - **unlearned**: at least one unlearning step was kept. A retain stop at the first check puts the
   parent's weights back; such a model may pass every gate above (a base without a membership
   signal looks forgotten already), but nothing was done, so a person decides.
@@ -47,7 +50,7 @@ class Evidence:
     retain_before: dict[str, float]
     retain_after: dict[str, float]
     sample_gap: Interval | None = None     # dB, PSNR(forgotten) - PSNR(unseen, same classes), unlearned model
-    class_accuracy: float | None = None    # forget-class recognisability, unlearned model, centre hole
+    class_accuracy: Interval | None = None # forget-class recognisability (Wilson 95%), unlearned model, centre hole
     class_reference: float | None = None   # the same images filled from retained classes only (10-NN)
     kept_steps: int | None = None          # unlearning steps held by the weights (None: not recorded, older batches)
 
@@ -71,10 +74,10 @@ def check_gates(cfg: GateConfig, evidence: Evidence) -> list[GateResult]:
             verdict, passed = "indistinguishable from unseen images within the margins", True
         results.append(GateResult("sample", passed, f"forgotten - unseen PSNR {gap.text(' dB')}: {verdict}"))
     if evidence.class_accuracy is not None and evidence.class_reference is not None:
-        level = evidence.class_reference + cfg.class_accuracy_slack
-        results.append(GateResult("class", evidence.class_accuracy <= level,
-                                  f"forget-class accuracy {evidence.class_accuracy:.3f} (must be <= {level:.3f}: "
-                                  f"reference {evidence.class_reference:.3f} + {cfg.class_accuracy_slack})"))
+        level, accuracy = evidence.class_reference + cfg.class_accuracy_slack, evidence.class_accuracy
+        results.append(GateResult("class", accuracy.low <= level,
+                                  f"forget-class accuracy {accuracy.text()}: must not lie wholly above {level:.3f} "
+                                  f"(reference {evidence.class_reference:.3f} + {cfg.class_accuracy_slack})"))
     if evidence.kept_steps is not None:
         results.append(GateResult("unlearned", evidence.kept_steps > 0,
                                   f"{evidence.kept_steps} unlearning step(s) kept" if evidence.kept_steps

@@ -67,6 +67,23 @@ def difference_ci(a: torch.Tensor, b: torch.Tensor, level: float = 0.95) -> Inte
     return Interval(diff, diff - half, diff + half, min(len(a), len(b)))
 
 
+def proportion_ci(successes: int, n: int, level: float = 0.95) -> Interval:
+    """Wilson score interval of a proportion (an accuracy on n images): unlike the normal
+    approximation it stays inside [0, 1] and keeps its coverage near 0 and 1, where recognisability lives."""
+    if n <= 0 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n and n > 0, got {successes}/{n}")
+    z, p = _z(level), successes / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), n)
+
+
+def _z(level: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + level / 2))
+
+
 def _t(level: float, dof: float) -> float:
     from scipy.stats import t
 

@@ -3,7 +3,7 @@
 import torch
 
 from components.evaluation.gates import Evidence, GateConfig, check_gates
-from components.evaluation.stats import difference_ci
+from components.evaluation.stats import difference_ci, proportion_ci
 
 CFG = GateConfig(sample_remembered_db=0.5, sample_overforget_db=1.0, class_accuracy_slack=0.05,
                  retain_max_psnr_drop_pct=2.0, retain_max_accuracy_drop=0.03)
@@ -41,11 +41,24 @@ def test_a_tiny_forget_set_cannot_be_rejected_on_an_interval_it_cannot_resolve()
     assert sample_gate(16.0, n=3).passed  # +1 dB on 3 images: the interval spans 0, so no evidence either way
 
 
-def test_class_gate_compares_recognisability_with_the_never_seen_reference():
-    def verdict(accuracy):
-        return gate(check_gates(CFG, Evidence(RETAIN, RETAIN, class_accuracy=accuracy, class_reference=0.40)), "class").passed
+def class_gate(correct: int, n: int, reference: float):
+    evidence = Evidence(RETAIN, RETAIN, class_accuracy=proportion_ci(correct, n), class_reference=reference)
+    return gate(check_gates(CFG, evidence), "class")
 
-    assert verdict(0.44) and not verdict(0.46)
+
+def test_class_gate_fails_recognisability_clearly_above_the_never_seen_reference():
+    result = class_gate(960, 1000, reference=0.82)  # the demo base's 0.96, on enough images to be sure
+    assert not result.passed and "wholly above 0.870" in result.detail
+
+
+def test_class_gate_passes_recognisability_at_or_below_the_reference():
+    assert class_gate(700, 1000, reference=0.82).passed
+
+
+def test_class_gate_does_not_reject_on_a_point_its_interval_cannot_resolve():
+    # the demo's retrain oracle: 88 of 100 against a level of 0.87 (its interval reaches down to 0.80)
+    assert class_gate(88, 100, reference=0.82).passed
+    assert not class_gate(96, 100, reference=0.82).passed  # the base: interval [0.90, 0.98] lies above
 
 
 def test_retain_gates_check_psnr_and_accuracy_separately():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from components.evaluation.stats import difference_ci, images_for_accuracy, mean_ci
+from components.evaluation.stats import difference_ci, images_for_accuracy, mean_ci, proportion_ci
 
 
 def test_interval_covers_the_mean_and_narrows_with_more_data():
@@ -21,3 +21,12 @@ def test_accuracy_interval_sizes_the_evaluation_set():
     assert images_for_accuracy(0.05) == 385  # 1.96^2 * 0.25 / 0.05^2 = 384.2
     with pytest.raises(ValueError):
         images_for_accuracy(0.0)
+
+
+def test_wilson_interval_matches_textbook_values_and_stays_in_0_1():
+    assert proportion_ci(0, 10).high == pytest.approx(0.2775, abs=1e-4)  # Wilson 0/10 (rule of three would say 0.3)
+    five = proportion_ci(5, 10)
+    assert (five.low, five.high) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert proportion_ci(10, 10).high <= 1.0 and proportion_ci(0, 10).low >= 0.0
+    with pytest.raises(ValueError):
+        proportion_ci(11, 10)
