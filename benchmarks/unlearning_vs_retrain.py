@@ -3,12 +3,15 @@ process, on the same data, with seeds, confidence intervals and a membership att
 to work on a positive control.
 
     python -m benchmarks.unlearning_vs_retrain -w WORKSPACE [--seeds 3] [--oracles 2] [--methods ...]
-        [--scenarios class sample] [--base-dir DIR] [--name STEM]
+        [--scenarios class sample] [--base-dir DIR] [--oracle-dir DIR [--only-oracles K ...]] [--name STEM]
 
 `--base-dir` trains each family's base once and reuses it (DIR/<family>.pt: loaded if it exists,
 else trained and saved), so the two scenarios can run as two single-threaded processes side by side (on 2 cores
 that is ~1.9x the throughput of one process with 2 threads); `python -m benchmarks.report A.json
-B.json` merges their results into one table.
+B.json` merges their results into one table. `--oracle-dir` does the same for the retrain oracles, and
+`--only-oracles K` trains just oracle K there and exits, so the oracles can be trained side by side
+too. A saved model is reused only if its model config, recipe, seed and training images match; each
+keeps the seconds its own training took, which is what the report divides by.
 
 WORKSPACE is a prepared forgetflow workspace (`forgetflow init DIR`, set `data.train_per_class`,
 `forgetflow -w DIR prepare`); its params.yaml gives the recipe: base and oracles are trained with
@@ -114,16 +117,30 @@ class Bench:
                                  torch.Generator().manual_seed(seed), desc=desc)
         return model, result.seconds
 
-    def base(self, family: str, path: Path | None) -> tuple[torch.nn.Module, float]:
-        """Train the base (timed), or load the one a previous process trained and timed."""
+    def cached(self, family: str, ids: list[str], seed: int, desc: str, path: Path | None) -> tuple[torch.nn.Module, float]:
+        """Train with the base recipe (timed), or load what an earlier process trained and timed at `path` —
+        only if it had the same model config, recipe, seed and training images (else exit: never mix recipes)."""
+        wanted = {"config": asdict(FAMILIES[family].build(self.params).config), "recipe": asdict(replace(self.params.train, seed=seed)),
+                  "images_sha256": hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()}
         if path is not None and path.is_file():
-            saved, wanted = checkpoint.read_meta(path)["config"], asdict(FAMILIES[family].build(self.params).config)
-            if saved != wanted:
-                raise SystemExit(f"{path} was trained with {saved}, params.yaml asks for {wanted}: delete it or use another --base-dir")
-            return checkpoint.load(path), float(checkpoint.read_meta(path)["train_seconds"])
-        model, seconds = self.train(family, self.d.ids("train"), seed=self.params.train.seed, desc=f"base {family}")
+            meta = checkpoint.read_meta(path)
+            differ = {k: meta.get(k) for k in wanted if meta.get(k) != wanted[k]}
+            if differ:
+                raise SystemExit(f"{path} differs from what this run trains: {differ} (wanted {wanted}); delete it or use another directory")
+            return checkpoint.load(path), float(meta["train_seconds"])
+        model, seconds = self.train(family, ids, seed, desc)
         if path is not None:
-            checkpoint.save(model, path, extra={"train_seconds": seconds})
+            checkpoint.save(model, path, extra={"train_seconds": seconds, "recipe": wanted["recipe"], "images_sha256": wanted["images_sha256"]})
+        return model, seconds
+
+    def base(self, family: str, cache: Path | None) -> tuple[torch.nn.Module, float]:
+        return self.cached(family, self.d.ids("train"), self.params.train.seed, f"base {family}", cache and cache / f"{family}.pt")
+
+    def oracle(self, family: str, kind: str, lists: dict[str, list[str]], k: int, cache: Path | None) -> tuple[torch.nn.Module, float]:
+        """Retrain oracle k (seed 100 + k) on D \\ D_F."""
+        tag = f"{family}-{kind}"
+        model, seconds = self.cached(family, lists["retrain"], 100 + k, f"oracle {k} {tag}", cache and cache / f"{tag}-oracle{k}.pt")
+        print(f"[{tag}] oracle {k}: {seconds:.0f} s", flush=True)
         return model, seconds
 
     def base_row(self, family: str, model: torch.nn.Module, seconds: float) -> dict:
@@ -179,16 +196,13 @@ class Bench:
         seconds = time.perf_counter() - start
         return model, {"seconds": seconds, "steps": result.fit.steps, "budget": result.budget, "stop_reason": result.fit.stop_reason}
 
-    def scenario(self, family: str, base: torch.nn.Module, kind: str, methods: list[str], seeds: int, n_oracles: int) -> dict:
+    def scenario(self, family: str, base: torch.nn.Module, kind: str, methods: list[str], seeds: int, n_oracles: int,
+                 cache: Path | None) -> dict:
         tag = f"{family}-{kind}"
         lists = scenario_lists(self.d, kind, self.params)
         sets = evaluation_sets(lists, self.d.split_of, self.n_eval)
-        oracles, oracle_seconds = [], []
-        for k in range(n_oracles):
-            model, seconds = self.train(family, lists["retrain"], seed=100 + k, desc=f"oracle {k} {tag}")
-            oracles.append(model)
-            oracle_seconds.append(seconds)
-            print(f"[{tag}] oracle {k}: {seconds:.0f} s", flush=True)
+        trained = [self.oracle(family, kind, lists, k, cache) for k in range(n_oracles)]
+        oracles, oracle_seconds = [model for model, _ in trained], [seconds for _, seconds in trained]
         rows: dict[str, list[dict]] = {"original": [{"seconds": 0.0, **self.measure(base, lists, sets, oracles)}]}
         rows["retrain"] = [{"seconds": s, **self.measure(o, lists, sets, [r for r in oracles if r is not o])}
                            for o, s in zip(oracles, oracle_seconds)]
@@ -249,10 +263,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--oracles", type=int, default=2)
     parser.add_argument("--base-dir", type=Path, default=None, help="load each family's base from DIR/<family>.pt, or train and save it there")
+    parser.add_argument("--oracle-dir", type=Path, default=None,
+                        help="load oracle k from DIR/<family>-<scenario>-oracle<k>.pt, or train and save it there")
+    parser.add_argument("--only-oracles", type=int, nargs="+", default=None, metavar="K",
+                        help="train (or load) just these oracles into --oracle-dir and exit: one process per oracle runs them side by side")
     parser.add_argument("--name", default=None, help="results file stem (default: <date>-<host>)")
     args = parser.parse_args()
     if args.seeds < 1 or args.oracles < 2:
         parser.error("need --seeds >= 1 and --oracles >= 2 (their difference is the noise floor)")
+    if args.only_oracles is not None and args.oracle_dir is None:
+        parser.error("--only-oracles needs --oracle-dir (where the oracles go)")
     ws = workspace.resolve(args.workspace)
     params = load_params(ws.params_file)
     stamp = args.name or f"{date.today().isoformat()}-{socket.gethostname()}"
@@ -265,12 +285,18 @@ def main() -> None:
                "data_dvc_md5": ws.data_version(), "params": {"train": asdict(params.train), "unlearn": asdict(params.unlearn),
                                                               "model": {f: asdict(FAMILIES[f].build(params).config) for f in args.families}},
                "seeds": args.seeds, "oracles": args.oracles, "base": {}, "scenarios": []}
+    if args.only_oracles is not None:
+        for family in args.families:
+            for kind in args.scenarios:
+                for k in args.only_oracles:
+                    bench.oracle(family, kind, scenario_lists(bench.d, kind, params), k, args.oracle_dir)
+        return
     for family in args.families:
-        base, seconds = bench.base(family, args.base_dir / f"{family}.pt" if args.base_dir else None)
+        base, seconds = bench.base(family, args.base_dir)
         results["base"][family] = bench.base_row(family, base, seconds)
         print(f"[{family}] base: {json.dumps(results['base'][family])}", flush=True)
         for kind in args.scenarios:
-            results["scenarios"].append(bench.scenario(family, base, kind, args.methods, args.seeds, args.oracles))
+            results["scenarios"].append(bench.scenario(family, base, kind, args.methods, args.seeds, args.oracles, args.oracle_dir))
             _write(results, stamp, time.perf_counter() - start)  # partial results survive an interrupted run
     _write(results, stamp, time.perf_counter() - start)
     from benchmarks.report import markdown
