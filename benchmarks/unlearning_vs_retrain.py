@@ -277,20 +277,20 @@ def main() -> None:
     params = load_params(ws.params_file)
     stamp = args.name or f"{date.today().isoformat()}-{socket.gethostname()}"
     out = RESULTS / stamp
-    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     bench = Bench(ws, params, out)
-    results = {"date": date.today().isoformat(), "host": socket.gethostname(), "device": str(bench.device),
-               "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-               "data_dvc_md5": ws.data_version(), "params": {"train": asdict(params.train), "unlearn": asdict(params.unlearn),
-                                                              "model": {f: asdict(FAMILIES[f].build(params).config) for f in args.families}},
-               "seeds": args.seeds, "oracles": args.oracles, "base": {}, "scenarios": []}
     if args.only_oracles is not None:
         for family in args.families:
             for kind in args.scenarios:
                 for k in args.only_oracles:
                     bench.oracle(family, kind, scenario_lists(bench.d, kind, params), k, args.oracle_dir)
         return
+    out.mkdir(parents=True, exist_ok=True)
+    results = {"date": date.today().isoformat(), "host": socket.gethostname(), "device": str(bench.device),
+               "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+               "data_dvc_md5": ws.data_version(), "params": {"train": asdict(params.train), "unlearn": asdict(params.unlearn),
+                                                              "model": {f: asdict(FAMILIES[f].build(params).config) for f in args.families}},
+               "seeds": args.seeds, "oracles": args.oracles, "base": {}, "scenarios": []}
     for family in args.families:
         base, seconds = bench.base(family, args.base_dir)
         results["base"][family] = bench.base_row(family, base, seconds)
