@@ -50,7 +50,21 @@ def scenario_table(sc: dict) -> list[str]:
                      f"{_ci(m.get(f'{forget}.psnr_centre'), 2)} | {_ci(m.get('sample_gap_db.mean'), 2)} | "
                      f"{_ci(m.get('retain.psnr_centre'), 2)} | {_ci(m.get('retain.accuracy_centre'))} | "
                      f"{_ci(m.get('mia.raw.mean'))} | {_ci(m.get('mia.calibrated.mean'))} |")
-    return lines + ["", *targets(sc, forget), ""]
+    return lines + ["", *targets(sc, forget), "", *class_gate_table(sc)]
+
+
+def class_gate_table(sc: dict) -> list[str]:
+    """The product's class gates applied to every model: which pass, in how many of its runs."""
+    ref = sc.get("class_reference")
+    if not ref:
+        return []
+    lines = [f"Class gates (params.yaml `gates:`) against the never-seen-the-class reference — the hole filled by 10-NN "
+             f"from retained classes: PSNR {ref['psnr']:.2f} dB, recognisability {ref['accuracy']:.3f}. Runs passing:", "",
+             "| model | forget PSNR, 95% CI over images (first run) | `class` (recognisability) | `class_psnr` |", "|---|---|---|---|"]
+    for method, rows in sc["rows"].items():
+        passed = {g: f"{sum(r['class_gates'][g] for r in rows):.0f} / {len(rows)}" for g in ("class", "class_psnr")}
+        lines.append(f"| {method} | {_ci(rows[0]['class_gates']['psnr'], 2)} | {passed['class']} | {passed['class_psnr']} |")
+    return lines + [""]
 
 
 def stopped_by(rows: list[dict]) -> str:

@@ -34,7 +34,7 @@ import torch
 
 from benchmarks.unlearning_vs_retrain import RESULTS, Bench, scenario_lists
 from components.data.forget_set import evaluation_sets
-from components.evaluation import forgetting, references
+from components.evaluation import forgetting
 from components.evaluation.plots import line_plot
 from components.evaluation.stats import mean_ci
 from components.models import checkpoint
@@ -60,8 +60,7 @@ class Frontier:
         self.sets = evaluation_sets(self.lists, self.d.split_of, bench.n_eval)
         self.centre = {"centre": bench.masks["centre"]}
         self.forget, self.retain = self.d.images(self.lists["forget"]), self.d.images(self.lists["retain"])
-        x_c, y_c = self.d.images(self.sets["forget_class"]), self.d.labels(self.sets["forget_class"])
-        self.reference = references.class_reference(bench.featurenet, self.retain, x_c, y_c, bench.masks["centre"], bench.device)
+        self.reference = bench.class_reference(self.lists, self.sets)
         self.original = self.held_out(base)
 
     def held_out(self, model: torch.nn.Module) -> dict[str, float]:
@@ -153,7 +152,7 @@ def main() -> None:
     frontier = Frontier(Bench(ws, params, RESULTS), checkpoint.load(args.base), args.label)
     common = {"date": date.today().isoformat(), "tag": args.tag, "data": ws.data_version(), "base": str(args.base),
               "label": args.label, "n_forget": len(frontier.forget), "n_eval": {k: len(v) for k, v in frontier.sets.items()},
-              "reference_accuracy": frontier.reference, "original": frontier.original}
+              "reference_accuracy": frontier.reference.accuracy, "reference_psnr": frontier.reference.psnr, "original": frontier.original}
     print(json.dumps(common), flush=True)
     for blr in args.blr:
         for alpha in args.alpha:

@@ -3,7 +3,7 @@ process, on the same data, with seeds, confidence intervals and a membership att
 to work on a positive control.
 
     python -m benchmarks.unlearning_vs_retrain -w WORKSPACE [--seeds 3] [--oracles 2] [--methods ...]
-        [--scenarios class sample] [--base-dir DIR] [--oracle-dir DIR [--only-oracles K ...]] [--name STEM]
+        [--scenarios class sample] [--label 7] [--base-dir DIR] [--oracle-dir DIR [--only-oracles K ...]] [--name STEM]
 
 `--base-dir` trains each family's base once and reuses it (DIR/<family>.pt: loaded if it exists,
 else trained and saved), so the two scenarios can run as two single-threaded processes side by side (on 2 cores
@@ -42,8 +42,8 @@ import torch
 from components import data, registry
 from components.data.forget_set import evaluation_sets, split_for_batch, spread
 from components.device import pick_device, seed_everything
-from components.evaluation import baselines, forgetting, grids, membership, references
-from components.evaluation.stats import images_for_accuracy, mean_ci
+from components.evaluation import baselines, forgetting, gates, grids, membership, references
+from components.evaluation.stats import images_for_accuracy, mean_ci, proportion_ci
 from components.models import checkpoint
 from components.models.configs import FitConfig
 from components.models.masking import make_mask
@@ -100,8 +100,8 @@ def scenario_lists(d: Data, kind: str, params: Params, label: int = CLASS_LABEL)
 
 
 class Bench:
-    def __init__(self, ws: workspace.Workspace, params: Params, out: Path) -> None:
-        self.ws, self.params, self.out, self.device = ws, params, out, pick_device()
+    def __init__(self, ws: workspace.Workspace, params: Params, out: Path, label: int = CLASS_LABEL) -> None:
+        self.ws, self.params, self.out, self.label, self.device = ws, params, out, label, pick_device()
         self.d = Data(ws)
         if not (ws.models_dir / FEATURENET).is_file():
             train_featurenet(ws, params)
@@ -136,9 +136,15 @@ class Bench:
     def base(self, family: str, cache: Path | None) -> tuple[torch.nn.Module, float]:
         return self.cached(family, self.d.ids("train"), self.params.train.seed, f"base {family}", cache and cache / f"{family}.pt")
 
+    def tag(self, family: str, kind: str) -> str:
+        return f"{family}-{kind}{self.label if kind == 'class' else ''}"
+
+    def lists(self, kind: str) -> dict[str, list[str]]:
+        return scenario_lists(self.d, kind, self.params, self.label)
+
     def oracle(self, family: str, kind: str, lists: dict[str, list[str]], k: int, cache: Path | None) -> tuple[torch.nn.Module, float]:
         """Retrain oracle k (seed 100 + k) on D \\ D_F."""
-        tag = f"{family}-{kind}"
+        tag = self.tag(family, kind)
         model, seconds = self.cached(family, lists["retrain"], 100 + k, f"oracle {k} {tag}", cache and cache / f"{tag}-oracle{k}.pt")
         print(f"[{tag}] oracle {k}: {seconds:.0f} s", flush=True)
         return model, seconds
@@ -153,21 +159,38 @@ class Bench:
                 "psnr_centre": asdict(mean_ci(psnr)), "accuracy_centre": metrics["accuracy_centre"],
                 "baselines_psnr_centre": baselines.baseline_psnr(self.d.images(self.d.ids("train")), x, hole)}
 
+    def class_reference(self, lists: dict[str, list[str]], sets: dict[str, list[str]]) -> references.ClassReference:
+        """The product's never-seen-the-class reference: 10-NN fills from `evaluate.reference_bank` training
+        images of the retained classes (a class scenario's D \\ D_F holds nothing of the class)."""
+        bank = self.d.images(spread(lists["retrain"], self.params.evaluate.reference_bank))
+        ids = sets["forget_class"]
+        return references.class_reference(self.featurenet, bank, self.d.images(ids), self.d.labels(ids), self.masks["centre"], self.device)
+
     def measure(self, model: torch.nn.Module, lists: dict[str, list[str]], sets: dict[str, list[str]],
-                references_: list[torch.nn.Module]) -> dict:
-        """Quality per evaluation set, the sample gap, and the calibrated membership attack."""
+                references_: list[torch.nn.Module], class_ref: references.ClassReference | None = None) -> dict:
+        """Quality per evaluation set, the class gates' evidence, the sample gap, and the calibrated membership attack."""
         out = {}
         for name, ids in sets.items():
             if ids:
                 x, y = self.d.images(ids), self.d.labels(ids)
                 m = forgetting.evaluate_set(model, self.featurenet, x, y, self.masks, self.device, self.params.evaluate.min_fid_samples)
                 out[name] = {k: m[k] for k in ("psnr_centre", "ssim_centre", "accuracy_centre", "psnr_border") if k in m}
+        if class_ref is not None:
+            out["class_gates"] = self.class_gates(model, sets["forget_class"], out["forget_class"]["accuracy_centre"], class_ref)
         members, non_members = self.membership_sets(lists, sets)
         if sets["forget_samples"]:
             gap = references.sample_gap(model, self.d.images(sets["forget_samples"]), self.d.images(non_members), self.masks, self.device)
             out["sample_gap_db"] = asdict(gap)
         out["mia"] = membership.calibrated_attack(model, references_, self.d.images(members), self.d.images(non_members), self.device)
         return out
+
+    def class_gates(self, model: torch.nn.Module, ids: list[str], accuracy: float, ref: references.ClassReference) -> dict:
+        """The product's class gates (`gates:` in params.yaml) on this model: 1.0 = passed."""
+        psnr = mean_ci(forgetting.per_image_psnr(model, self.d.images(ids), {"centre": self.masks["centre"]}, self.device))
+        evidence = gates.Evidence({}, {}, class_accuracy=proportion_ci(round(accuracy * len(ids)), len(ids)),
+                                  class_reference=ref.accuracy, class_psnr=psnr, class_psnr_reference=ref.psnr)
+        verdicts = {g.name: float(g.passed) for g in gates.class_gates(self.params.gates, evidence)}
+        return {"psnr": asdict(psnr), **verdicts}
 
     def membership_sets(self, lists, sets) -> tuple[list[str], list[str]]:
         """Members: forgotten training images; non-members: unseen test images of the same classes."""
@@ -198,28 +221,28 @@ class Bench:
 
     def scenario(self, family: str, base: torch.nn.Module, kind: str, methods: list[str], seeds: int, n_oracles: int,
                  cache: Path | None) -> dict:
-        tag = f"{family}-{kind}"
-        lists = scenario_lists(self.d, kind, self.params)
+        tag, lists = self.tag(family, kind), self.lists(kind)
         sets = evaluation_sets(lists, self.d.split_of, self.n_eval)
         trained = [self.oracle(family, kind, lists, k, cache) for k in range(n_oracles)]
         oracles, oracle_seconds = [model for model, _ in trained], [seconds for _, seconds in trained]
-        rows: dict[str, list[dict]] = {"original": [{"seconds": 0.0, **self.measure(base, lists, sets, oracles)}]}
-        rows["retrain"] = [{"seconds": s, **self.measure(o, lists, sets, [r for r in oracles if r is not o])}
+        ref = self.class_reference(lists, sets) if sets["forget_class"] else None
+        rows: dict[str, list[dict]] = {"original": [{"seconds": 0.0, **self.measure(base, lists, sets, oracles, ref)}]}
+        rows["retrain"] = [{"seconds": s, **self.measure(o, lists, sets, [r for r in oracles if r is not o], ref)}
                            for o, s in zip(oracles, oracle_seconds)]
         control = self.positive_control(base, lists, seed=0)
-        rows["positive-control"] = [{"seconds": 0.0, **self.measure(control, lists, sets, oracles)}]
+        rows["positive-control"] = [{"seconds": 0.0, **self.measure(control, lists, sets, oracles, ref)}]
         examples = {"original": base, "retrain": oracles[0]}
         for method in methods:
             rows[method] = []
             for seed in range(seeds):
                 model, timing = self.run_method(base, method, lists, seed)
-                rows[method].append({**timing, **self.measure(model, lists, sets, oracles)})
+                rows[method].append({**timing, **self.measure(model, lists, sets, oracles, ref)})
                 examples.setdefault(method, model)
                 print(f"[{tag}] {method} seed {seed}: {timing['steps']}/{timing['budget']} steps, {timing['seconds']:.1f} s "
                       f"({timing['stop_reason']})", flush=True)
         self.grid(tag, sets, examples)
-        return {"family": family, "scenario": kind, "n_forget": len(lists["forget"]), "n_train": len(lists["retrain"]) + len(lists["forget"]),
-                "n_eval": {k: len(v) for k, v in sets.items()}, "n_mia": len(self.membership_sets(lists, sets)[0]),
+        return {"family": family, "scenario": kind, "label": self.label if kind == "class" else None, "n_forget": len(lists["forget"]), "n_train": len(lists["retrain"]) + len(lists["forget"]),
+                "n_eval": {k: len(v) for k, v in sets.items()}, "class_reference": ref and asdict(ref), "n_mia": len(self.membership_sets(lists, sets)[0]),
                 "rows": rows, "summary": summarise(rows)}
 
     def grid(self, tag: str, sets: dict[str, list[str]], models: dict[str, torch.nn.Module]) -> None:
@@ -260,11 +283,12 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["encoder-noise", "encoder-noise-proxy", "random-encoder", "retain-label"],
                         choices=[m for m in METHODS if m != "retrain"])
     parser.add_argument("--scenarios", nargs="+", default=["class", "sample"], choices=["class", "sample"])
+    parser.add_argument("--label", type=int, default=CLASS_LABEL, help="the class the class scenario forgets (default 7, Sneaker)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--oracles", type=int, default=2)
     parser.add_argument("--base-dir", type=Path, default=None, help="load each family's base from DIR/<family>.pt, or train and save it there")
     parser.add_argument("--oracle-dir", type=Path, default=None,
-                        help="load oracle k from DIR/<family>-<scenario>-oracle<k>.pt, or train and save it there")
+                        help="load oracle k from DIR/<family>-<scenario>-oracle<k>.pt (scenario: class<label> or sample), or train and save it there")
     parser.add_argument("--only-oracles", type=int, nargs="+", default=None, metavar="K",
                         help="train (or load) just these oracles into --oracle-dir and exit: one process per oracle runs them side by side")
     parser.add_argument("--name", default=None, help="results file stem (default: <date>-<host>)")
@@ -278,12 +302,12 @@ def main() -> None:
     stamp = args.name or f"{date.today().isoformat()}-{socket.gethostname()}"
     out = RESULTS / stamp
     start = time.perf_counter()
-    bench = Bench(ws, params, out)
+    bench = Bench(ws, params, out, args.label)
     if args.only_oracles is not None:
         for family in args.families:
             for kind in args.scenarios:
                 for k in args.only_oracles:
-                    bench.oracle(family, kind, scenario_lists(bench.d, kind, params), k, args.oracle_dir)
+                    bench.oracle(family, kind, bench.lists(kind), k, args.oracle_dir)
         return
     out.mkdir(parents=True, exist_ok=True)
     results = {"date": date.today().isoformat(), "host": socket.gethostname(), "device": str(bench.device),

@@ -27,6 +27,7 @@ class EvaluateConfig:
     grid_rows: int = 10
     min_fid_samples: int = 50
     accuracy_ci: float = 0.05  # held-out sets get the images an accuracy's 95% CI of +-this needs (385 at 0.05)
+    reference_bank: int = 5000  # class gates: retained-class training images the never-seen reference fills from
 
     def masks(self) -> dict[str, tuple[str, int]]:
         return {"centre": ("centre", self.centre_hole), "border": ("border", self.border_width)}

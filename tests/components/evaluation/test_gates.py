@@ -3,9 +3,9 @@
 import torch
 
 from components.evaluation.gates import Evidence, GateConfig, check_gates
-from components.evaluation.stats import difference_ci, proportion_ci
+from components.evaluation.stats import difference_ci, mean_ci, proportion_ci
 
-CFG = GateConfig(sample_remembered_db=0.5, sample_overforget_db=1.0, class_accuracy_slack=0.05,
+CFG = GateConfig(sample_remembered_db=0.5, sample_overforget_db=1.0, class_accuracy_slack=0.05, class_psnr_slack_db=1.0,
                  retain_max_psnr_drop_pct=2.0, retain_max_accuracy_drop=0.03)
 RETAIN = {"psnr_centre": 16.0, "accuracy_centre": 0.70}
 
@@ -59,6 +59,25 @@ def test_class_gate_does_not_reject_on_a_point_its_interval_cannot_resolve():
     # the demo's retrain oracle: 88 of 100 against a level of 0.87 (its interval reaches down to 0.80)
     assert class_gate(88, 100, reference=0.82).passed
     assert not class_gate(96, 100, reference=0.82).passed  # the base: interval [0.90, 0.98] lies above
+
+
+def class_psnr_gate(mean: float, n: int = 385, reference: float = 13.7):
+    evidence = Evidence(RETAIN, RETAIN, class_psnr=mean_ci(per_image_psnr(mean, n, 3)), class_psnr_reference=reference)
+    return gate(check_gates(CFG, evidence), "class_psnr")
+
+
+def test_a_forgotten_class_still_rebuilt_well_above_what_other_classes_give_fails():
+    result = class_psnr_gate(16.0)  # the 20k base on Sneakers: 16.0 dB against a 10-NN-from-retained 13.7
+    assert not result.passed and "wholly above 14.70 dB" in result.detail
+
+
+def test_a_class_rebuilt_like_a_model_that_never_saw_it_passes():
+    assert class_psnr_gate(14.3).passed  # the retrain oracles: 14.2-14.3 dB
+    assert class_psnr_gate(11.0).passed  # worse than the reference: no class gate's business (retain gates are)
+
+
+def test_class_psnr_gate_does_not_reject_what_its_interval_cannot_resolve():
+    assert class_psnr_gate(15.0, n=4).passed  # +1.3 dB over the reference on 4 images: the interval reaches below 14.7
 
 
 def test_retain_gates_check_psnr_and_accuracy_separately():
