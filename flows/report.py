@@ -48,6 +48,11 @@ def render_batch(batch: Batch, requests: list[Request], evaluation: dict | None,
         lines += [f"- {'PASS' if g['passed'] else 'FAIL'} {g['name']}: {g['detail']}" for g in evaluation["gates"]]
         if grid.is_file():
             lines += ["", f"Retain examples (ground truth | masked | parent | unlearned): `{grid}`"]
+    if batch.status == "needs_review":
+        lines += ["", "## Next: a person decides", "",
+                  f"v{batch.model_version} is `challenger` and `data/` is unchanged. After reading the gates and the grid: "
+                  f"`forgetflow promote challenger --force --reason \"...\"` commits this batch; "
+                  f"`forgetflow reject {batch.id} --reason \"...\"` sends its requests back to pending."]
     return "\n".join(lines) + "\n"
 
 

@@ -147,6 +147,7 @@ def test_failed_gates_leave_a_challenger_and_a_person_can_promote_it(trained):
     outcome = run_batch(ws, params)
 
     assert outcome.status == "needs_review"
+    assert f"forgetflow reject {outcome.batch_id}" in outcome.report.read_text()  # the report says what a person can do
     after = snapshot(ws)
     assert after["aliases"] == {"champion": 1, "challenger": 2}
     changed = ("aliases", "versions", "runs", "ledger")  # a challenger is registered; requests wait for review
