@@ -21,9 +21,10 @@ Each gate compares with a *reference for what forgetting should look like*, not 
   images must not lie wholly above the PSNR of that reference fill + `class_psnr_slack_db`. A model
   that never saw the class still generalises a little better than 10-NN (six retrain oracles: two
   per class for class 7 at 5k and 20k images and class 9 at 5k, 0.4-0.9 dB above it, README), the
-  slack covers that; the bases that still know the class sit 1.9-3.3 dB above it. Recognisability cannot tell the two apart on this data:
-  every base passes the class gate above. Only one-sided: filling a forgotten class worse than other classes'
-  data would is no membership signal for a class; what it costs elsewhere the retain gates catch.
+  slack covers that; the bases that still know the class sit 1.9-3.3 dB above it. Recognisability
+  cannot tell the two apart on this data: every base passes the class gate above. One-sided: filling
+  a forgotten class worse than other classes' data would is no membership signal for a class; what
+  it costs elsewhere the retain gates catch.
 - **unlearned**: at least one unlearning step was kept. A retain stop at the first check puts the
   parent's weights back; such a model may pass every gate above (a base without a membership
   signal looks forgotten already), but nothing was done, so a person decides.
