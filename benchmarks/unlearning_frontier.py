@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.unlearning_vs_retrain import RESULTS, Bench, scenario_lists
+from benchmarks.unlearning_vs_retrain import RESULTS, Bench
 from components.data.forget_set import evaluation_sets
 from components.evaluation import forgetting
 from components.evaluation.plots import line_plot
@@ -54,9 +54,10 @@ def unbounded(cfg: UnlearnConfig, steps: int) -> UnlearnConfig:
 
 
 class Frontier:
-    def __init__(self, bench: Bench, base: torch.nn.Module, label: int) -> None:
+    def __init__(self, bench: Bench, base: torch.nn.Module) -> None:
+        """A class request for `bench.label`."""
         self.bench, self.base, self.d = bench, base, bench.d
-        self.lists = scenario_lists(self.d, "class", bench.params, label)
+        self.lists = bench.lists("class")
         self.sets = evaluation_sets(self.lists, self.d.split_of, bench.n_eval)
         self.centre = {"centre": bench.masks["centre"]}
         self.forget, self.retain = self.d.images(self.lists["forget"]), self.d.images(self.lists["retain"])
@@ -149,7 +150,7 @@ def main() -> None:
     torch.set_num_threads(1)
     ws = workspace.resolve(args.workspace)
     params = load_params(ws.params_file)
-    frontier = Frontier(Bench(ws, params, RESULTS), checkpoint.load(args.base), args.label)
+    frontier = Frontier(Bench(ws, params, RESULTS, args.label), checkpoint.load(args.base))
     common = {"date": date.today().isoformat(), "tag": args.tag, "data": ws.data_version(), "base": str(args.base),
               "label": args.label, "n_forget": len(frontier.forget), "n_eval": {k: len(v) for k, v in frontier.sets.items()},
               "reference_accuracy": frontier.reference.accuracy, "reference_psnr": frontier.reference.psnr, "original": frontier.original}

@@ -40,7 +40,7 @@ from pathlib import Path
 import torch
 
 from components import data, registry
-from components.data.forget_set import evaluation_sets, split_for_batch, spread
+from components.data.forget_set import evaluation_sets, retained_training, split_for_batch, spread
 from components.device import pick_device, seed_everything
 from components.evaluation import baselines, forgetting, gates, grids, membership, references
 from components.evaluation.stats import images_for_accuracy, mean_ci, proportion_ci
@@ -161,9 +161,10 @@ class Bench:
 
     def class_reference(self, lists: dict[str, list[str]], sets: dict[str, list[str]]) -> references.ClassReference:
         """The product's never-seen-the-class reference: 10-NN fills from `evaluate.reference_bank` training
-        images of the retained classes (a class scenario's D \\ D_F holds nothing of the class)."""
-        bank = self.d.images(spread(lists["retrain"], self.params.evaluate.reference_bank))
+        images of the retained classes, chosen as a batch chooses them."""
         ids = sets["forget_class"]
+        retained = retained_training(self.d.samples, set(lists["removed"]), {self.label})
+        bank = self.d.images(spread(retained, self.params.evaluate.reference_bank))
         return references.class_reference(self.featurenet, bank, self.d.images(ids), self.d.labels(ids), self.masks["centre"], self.device)
 
     def measure(self, model: torch.nn.Module, lists: dict[str, list[str]], sets: dict[str, list[str]],

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from components import data, ledger as ledgers, registry, validation
-from components.data.forget_set import ForgetSet, evaluation_sets, list_sha256, split_for_batch, spread
+from components.data.forget_set import ForgetSet, evaluation_sets, list_sha256, retained_training, split_for_batch, spread
 from components.errors import CheckpointError, DataValidationError, RegistryError
 from flows import data_commit, dvc_listing, lineage
 from flows.params import Params, prefixed
@@ -258,7 +258,7 @@ def evaluate(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
         loaded = {name: _load(ws, by_id, ids) for name, ids in sets.items() if ids}
         results = {name: {label: forgetting.evaluate_set(model, featurenet, x, y, masks, device, params.evaluate.min_fid_samples)
                           for label, model in models.items()} for name, (x, y) in loaded.items()}
-        evidence = replace(_evidence(ws, by_id, lists, sets, loaded, results, models, featurenet, masks, device,
+        evidence = replace(_evidence(ws, batch_id, by_id, lists, sets, loaded, results, models, featurenet, masks, device,
                                      params.evaluate.reference_bank),
                            kept_steps=batch.details.get("unlearn", {}).get("kept_steps"))
         checks = gates.check_gates(params.gates, evidence)
@@ -277,7 +277,7 @@ def _load(ws: Workspace, by_id: dict[str, data.Sample], ids: list[str]):
     return data.load_images(ws.data_dir, samples), data.load_labels(samples)
 
 
-def _evidence(ws, by_id, lists, sets, loaded, results, models, featurenet, masks, device, bank_size):
+def _evidence(ws, batch_id, by_id, lists, sets, loaded, results, models, featurenet, masks, device, bank_size):
     """The reference-based quantities the gates need (components/evaluation/references.py)."""
     from components.evaluation import forgetting, gates, references, stats
 
@@ -293,17 +293,14 @@ def _evidence(ws, by_id, lists, sets, loaded, results, models, featurenet, masks
         accuracy = results["forget_class"]["unlearned"]["accuracy_centre"]
         class_accuracy = stats.proportion_ci(round(accuracy * len(y_c)), len(y_c))
         class_psnr = stats.mean_ci(forgetting.per_image_psnr(models["unlearned"], x_c, {"centre": masks["centre"]}, device))
-        bank = _load(ws, by_id, spread(_retained_training(by_id, lists, set(y_c.tolist())), bank_size))[0]
+        forgotten_labels = set(json.loads((ws.batch_dir(batch_id) / "extract.json").read_text())["labels"])
+        retained = retained_training(list(by_id.values()), set(lists["removed"]), forgotten_labels)
+        bank = _load(ws, by_id, spread(retained, bank_size))[0]
         reference = references.class_reference(featurenet, bank, x_c, y_c, masks["centre"], device)
     return gates.Evidence(results["retain"]["original"], results["retain"]["unlearned"], sample_gap, class_accuracy,
                           class_reference=reference.accuracy if reference else None, class_psnr=class_psnr,
                           class_psnr_reference=reference.psnr if reference else None)
 
-
-def _retained_training(by_id: dict[str, data.Sample], lists: dict[str, list[str]], forgotten_labels: set[int]) -> list[str]:
-    """Training images the batch keeps, of classes it keeps: what a never-seen-the-class reference may draw on."""
-    removed = set(lists["removed"])
-    return sorted(i for i, s in by_id.items() if s.split == "train" and s.label not in forgotten_labels and i not in removed)
 
 
 def _jsonable(evidence) -> dict:

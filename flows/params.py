@@ -29,6 +29,10 @@ class EvaluateConfig:
     accuracy_ci: float = 0.05  # held-out sets get the images an accuracy's 95% CI of +-this needs (385 at 0.05)
     reference_bank: int = 5000  # class gates: retained-class training images the never-seen reference fills from
 
+    def __post_init__(self) -> None:
+        if self.reference_bank < 10:
+            raise ValueError(f"evaluate.reference_bank must be >= 10 (the reference averages 10 neighbours), got {self.reference_bank}")
+
     def masks(self) -> dict[str, tuple[str, int]]:
         return {"centre": ("centre", self.centre_hole), "border": ("border", self.border_width)}
 

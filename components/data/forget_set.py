@@ -55,6 +55,11 @@ def split_for_batch(samples: list[Sample], requested: set[str], forgotten_labels
     )
 
 
+def retained_training(samples: list[Sample], removed: set[str], forgotten_labels: set[int]) -> list[str]:
+    """Training images a batch keeps, of classes it keeps: all a never-seen-the-class reference may draw on."""
+    return sorted(s.sample_id for s in samples if s.split == "train" and s.label not in forgotten_labels and s.sample_id not in removed)
+
+
 def spread(ids: list[str], n: int) -> list[str]:
     """At most `n` ids, evenly spaced over the (sorted) list: every class keeps its share."""
     return ids if len(ids) <= n else [ids[k * len(ids) // n] for k in range(n)]

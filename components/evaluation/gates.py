@@ -24,7 +24,7 @@ Each gate compares with a *reference for what forgetting should look like*, not 
   slack covers that; the bases that still know the class sit 1.9-3.3 dB above it. Recognisability
   cannot tell the two apart on this data: every base passes the class gate above. One-sided: filling
   a forgotten class worse than other classes' data would is no membership signal for a class; what
-  it costs elsewhere the retain gates catch.
+  it costs elsewhere the retain gates catch. Several forgotten classes are judged pooled.
 - **unlearned**: at least one unlearning step was kept. A retain stop at the first check puts the
   parent's weights back; such a model may pass every gate above (a base without a membership
   signal looks forgotten already), but nothing was done, so a person decides.

@@ -41,8 +41,8 @@ def class_reference(featurenet: nn.Module, bank: torch.Tensor, x: torch.Tensor, 
                     device: torch.device) -> ClassReference:
     """`x` with the hole filled by the mean of its 10 nearest neighbours in `bank` (training images of
     the *retained* classes): what a model that never saw the forgotten class could reach from the
-    visible pixels and the rest of the data. The PSNR is the sharper of the two: the visible 75 % of
-    a garment give its class away to the feature net whatever fills the hole (20k benchmark, README),
+    visible pixels and the rest of the data. The PSNR is the sharper of the two: the visible two thirds
+    of a garment give its class away to the feature net whatever fills the hole (benchmark, README),
     while only a model that learnt the class rebuilds the hole well."""
     mask = make_mask(mask_spec[0], x.shape[-1], mask_spec[1])
     fill = nearest_fill(bank, x, mask, min(10, len(bank)))

@@ -51,6 +51,9 @@ def test_load_params_rejects_unknown_keys_sections_and_bad_values(tmp_path):
     path.write_text("batch:\n  purge: sometimes\n")
     with pytest.raises(WorkspaceError, match="bad value in section 'batch': purge must be one of"):
         load_params(path)
+    path.write_text("evaluate:\n  reference_bank: 0\n")  # the class gates' reference averages 10 neighbours
+    with pytest.raises(WorkspaceError, match="reference_bank must be >= 10"):
+        load_params(path)
 
 
 @pytest.mark.parametrize("text, key", [("train:\n  epochs: 2.5\n", "train.epochs must be int, not float"),
