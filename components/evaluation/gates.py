@@ -19,8 +19,8 @@ Each gate compares with a *reference for what forgetting should look like*, not 
   (README): a point comparison fails the very model the gate stands for.
 - **class_psnr** (class requests): the 95% interval of the unlearned model's masked PSNR on the same
   images must not lie wholly above the PSNR of that reference fill + `class_psnr_slack_db`. A model
-  that never saw the class still generalises a little better than 10-NN (six retrain oracles: two
-  per class for class 7 at 5k and 20k images and class 9 at 5k, 0.4-0.9 dB above it, README), the
+  that never saw the class still generalises a little better than 10-NN (eight retrain oracles: MAE
+  class 7 at 5k and 20k images and class 9 at 5k, conv AE class 7 at 20k; 0.4-0.9 dB above it), the
   slack covers that; the bases that still know the class sit 1.9-3.3 dB above it. Recognisability
   cannot tell the two apart on this data: every base passes the class gate above. One-sided: filling
   a forgotten class worse than other classes' data would is no membership signal for a class; what
