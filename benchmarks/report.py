@@ -40,11 +40,12 @@ def scenario_table(sc: dict) -> list[str]:
              f"Forget metrics on {label}; retain on {sc['n_eval']['retain']} unseen images of untouched classes; "
              f"membership attack on {sc['n_mia']} members vs {sc['n_mia']} non-members (5 masks). "
              "Mean over seeds [95% t interval]; single runs show the value.", "",
-             "| method | runs | steps / budget | stopped by | wall s | ÷ oracle | forget acc | forget PSNR | sample gap dB | retain PSNR | retain acc | MIA AUC raw | MIA AUC calibrated |",
+             "| method | runs | steps run (kept) / budget | stopped by | wall s | ÷ oracle | forget acc | forget PSNR | sample gap dB | retain PSNR | retain acc | MIA AUC raw | MIA AUC calibrated |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     forget = "forget_class" if sc["scenario"] == "class" else "forget_samples"
     for method, m in s.items():
-        steps = f"{m['steps']['mean']:.0f} / {m['budget']['mean']:.0f}" if "steps" in m else "-"
+        kept = f" ({m['kept']['mean']:.0f})" if "kept" in m else ""  # older results did not record it
+        steps = f"{m['steps']['mean']:.0f}{kept} / {m['budget']['mean']:.0f}" if "steps" in m else "-"
         lines.append(f"| {method} | {len(sc['rows'][method])} | {steps} | {stopped_by(sc['rows'][method])} | {_ci(m['seconds'], 1)} | "
                      f"{m['seconds']['mean'] / oracle_t:.4f} | {_ci(m.get(f'{forget}.accuracy_centre'))} | "
                      f"{_ci(m.get(f'{forget}.psnr_centre'), 2)} | {_ci(m.get('sample_gap_db.mean'), 2)} | "
@@ -69,7 +70,7 @@ def class_gate_table(sc: dict) -> list[str]:
 
 def stopped_by(rows: list[dict]) -> str:
     """How the runs ended, by the first word of their stop reason: "retain 2, plateau 1"."""
-    reasons = Counter(r["stop_reason"].replace(":", " ").split()[0] for r in rows if "stop_reason" in r)
+    reasons = Counter(r["stop_reason"].replace(":", " ").replace(";", " ").split()[0] for r in rows if "stop_reason" in r)
     return ", ".join(f"{k} {n}" for k, n in reasons.most_common()) or "-"
 
 

@@ -218,7 +218,8 @@ class Bench:
         start = time.perf_counter()
         result = unlearn(model, forget, retain, cfg, self.device)
         seconds = time.perf_counter() - start
-        return model, {"seconds": seconds, "steps": result.fit.steps, "budget": result.budget, "stop_reason": result.fit.stop_reason}
+        return model, {"seconds": seconds, "steps": result.fit.steps, "kept": result.kept_steps, "budget": result.budget,
+                       "stop_reason": result.fit.stop_reason}
 
     def scenario(self, family: str, base: torch.nn.Module, kind: str, methods: list[str], seeds: int, n_oracles: int,
                  cache: Path | None) -> dict:
@@ -239,7 +240,7 @@ class Bench:
                 model, timing = self.run_method(base, method, lists, seed)
                 rows[method].append({**timing, **self.measure(model, lists, sets, oracles, ref)})
                 examples.setdefault(method, model)
-                print(f"[{tag}] {method} seed {seed}: {timing['steps']}/{timing['budget']} steps, {timing['seconds']:.1f} s "
+                print(f"[{tag}] {method} seed {seed}: {timing['steps']}/{timing['budget']} steps ({timing['kept']} kept), {timing['seconds']:.1f} s "
                       f"({timing['stop_reason']})", flush=True)
         self.grid(tag, sets, examples)
         return {"family": family, "scenario": kind, "label": self.label if kind == "class" else None, "n_forget": len(lists["forget"]), "n_train": len(lists["retrain"]) + len(lists["forget"]),

@@ -1,3 +1,4 @@
+import itertools
 from dataclasses import replace
 
 import pytest
@@ -9,7 +10,7 @@ from components.unlearning.config import UnlearnConfig
 from components.unlearning.methods import unlearn
 from components.models.configs import FitConfig
 from components.models.recipes import train_inpainter
-from components.unlearning.paired import PROBE, budget_steps, hold_out_probes, noise_like
+from components.unlearning.paired import PROBE, Probes, budget_steps, hold_out_probes, noise_like
 
 
 def embedding_gaps(model, teacher, forget, retain, generator):
@@ -71,7 +72,7 @@ def test_early_stopping_ends_unlearning_before_the_budget_on_training_side_probe
     assert result.probes[-1]["step"] == result.fit.steps  # the reading that stopped it is recorded
 
 
-def test_a_retain_stop_restores_the_weights_of_the_last_check_within_the_limit(tiny_mae, images):
+def test_a_retain_limit_broken_at_every_check_stops_the_run_and_restores_the_original(tiny_mae, images):
     import copy
 
     train_inpainter(tiny_mae, images, FitConfig(epochs=20, batch_size=16, lr=3e-3), torch.device("cpu"),
@@ -79,11 +80,47 @@ def test_a_retain_stop_restores_the_weights_of_the_last_check_within_the_limit(t
     original = copy.deepcopy(tiny_mae.state_dict())
     # a harsh lr wrecks retain outputs within the first 4 steps; no tolerance: the run must end where it started
     cfg = UnlearnConfig(blr=1.0, batch_size=8, alpha=1.0, min_steps=40, max_steps=40, check_every=4, stop_gap=0.0,
-                        stop_plateau=-1e9, max_retain_drop_pct=0.0)
+                        stop_plateau=-1e9, max_retain_drop_pct=0.0, patience=3)
     result = unlearn(tiny_mae, images[:6], images[6:], cfg, torch.device("cpu"))
     assert result.fit.stop_reason.startswith("retain:") and "weights of step 0 restored" in result.fit.stop_reason
-    assert result.fit.steps == 4 and result.kept_steps == 0 and result.probes[-1]["retain_psnr_drop_pct"] > 0
+    assert result.fit.steps == 12 and result.kept_steps == 0  # 3 checks (patience) past the limit
+    assert all(p["retain_psnr_drop_pct"] > 0 for p in result.probes[1:])
     assert all(torch.equal(v, original[k]) for k, v in tiny_mae.state_dict().items())
+
+
+class ScriptedProbes(Probes):
+    """The stopping rules on a scripted sequence of retain readings (no model run needed)."""
+
+    def __init__(self, drops: list[float], cfg: UnlearnConfig):
+        model = torch.nn.Linear(1, 1, bias=False)
+        torch.nn.init.zeros_(model.weight)
+        super().__init__(model, cfg, *([torch.zeros(1)] * 7), scale=1.0)
+        self.drops = iter(drops)
+
+    def measure(self) -> dict[str, float]:
+        self.model.weight.data += 1  # the weights after n checks hold n
+        return {"forget_gap": 1.0, "retain_drift": 0.0, "retain_psnr_drop_pct": next(self.drops)}
+
+    def run(self) -> str:
+        """Check every 4 steps until a rule stops the run."""
+        return next(reason for step in itertools.count(0, 4) if (reason := self.check(step)))
+
+
+def test_one_reading_past_the_retain_limit_does_not_end_the_run():
+    cfg = UnlearnConfig(max_retain_drop_pct=1.0, patience=3, stop_plateau=-1e9, stop_gap=0.0)
+    probes = ScriptedProbes([0.0, 0.5, 1.02, 0.6, 2.0, 3.0, 4.0], cfg)  # dip at step 8, recovery, then lasting damage
+    reason = probes.run()
+    assert reason is not None and reason.startswith("retain:") and "at the last 3 checks" in reason
+    assert [h["step"] for h in probes.history] == [0, 4, 8, 12, 16, 20, 24]
+    assert probes.settle() == 12 and probes.model.weight.item() == 4  # the last check within the limit, not step 4
+
+
+def test_weights_within_the_limit_are_kept_as_they_are():
+    cfg = UnlearnConfig(max_retain_drop_pct=1.0, patience=3, stop_plateau=-1e9, stop_gap=0.0)
+    probes = ScriptedProbes([0.0, 1.5, 0.4], cfg)
+    for step in (0, 4, 8):
+        assert probes.check(step) is None
+    assert probes.settle() is None and probes.restored_step is None and probes.model.weight.item() == 3
 
 
 def test_retain_probes_are_kept_out_of_the_retain_term_when_the_pool_allows():
@@ -96,16 +133,20 @@ def test_retain_probes_are_kept_out_of_the_retain_term_when_the_pool_allows():
 
 
 def test_the_retain_rule_also_judges_the_weights_after_the_last_step(tiny_mae, images):
+    import copy
+
     train_inpainter(tiny_mae, images, FitConfig(epochs=20, batch_size=16, lr=3e-3), torch.device("cpu"),
                     torch.Generator().manual_seed(0))
+    original = copy.deepcopy(tiny_mae.state_dict())
     # 6 steps, checks every 4: steps 5-6 would otherwise go unchecked; a limit no run can stay under
     cfg = UnlearnConfig(blr=1.0, batch_size=8, alpha=1.0, min_steps=6, max_steps=6, check_every=4, stop_gap=0.0,
                         stop_plateau=-1e9, max_retain_drop_pct=-1e9)
-    result = unlearn(tiny_mae, images[:6], images[6:], cfg, torch.device("cpu"))
-    assert [p["step"] for p in result.probes] == [0, 4]  # step 4 broke the limit: stopped there...
-    cfg = replace(cfg, max_retain_drop_pct=1e9, check_every=4)
-    result = unlearn(tiny_mae, images[:6], images[6:], cfg, torch.device("cpu"))
-    assert [p["step"] for p in result.probes] == [0, 4, 6] and result.fit.stop_reason == "budget"  # ...else read at 6
+    result = unlearn(copy.deepcopy(tiny_mae), images[:6], images[6:], cfg, torch.device("cpu"))
+    assert [p["step"] for p in result.probes] == [0, 4, 6] and result.kept_steps == 0
+    assert result.fit.stop_reason == "budget; retain probes past the limit at the end: weights of step 0 restored"
+    result = unlearn(tiny_mae, images[:6], images[6:], replace(cfg, max_retain_drop_pct=1e9), torch.device("cpu"))
+    assert [p["step"] for p in result.probes] == [0, 4, 6] and result.fit.stop_reason == "budget" and result.kept_steps == 6
+    assert not all(torch.equal(v, original[k]) for k, v in tiny_mae.state_dict().items())
 
 
 def test_retain_probes_never_enter_the_retain_term(tiny_mae, monkeypatch):
