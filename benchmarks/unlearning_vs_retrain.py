@@ -43,7 +43,7 @@ from components import data, registry
 from components.data.forget_set import evaluation_sets, retained_training, split_for_batch, spread
 from components.device import pick_device, seed_everything
 from components.evaluation import baselines, forgetting, gates, grids, membership, references
-from components.evaluation.stats import images_for_accuracy, mean_ci, proportion_ci
+from components.evaluation.stats import images_for_accuracy, mean_ci
 from components.models import checkpoint
 from components.models.configs import FitConfig
 from components.models.masking import make_mask
@@ -177,7 +177,7 @@ class Bench:
                 m = forgetting.evaluate_set(model, self.featurenet, x, y, self.masks, self.device, self.params.evaluate.min_fid_samples)
                 out[name] = {k: m[k] for k in ("psnr_centre", "ssim_centre", "accuracy_centre", "psnr_border") if k in m}
         if class_ref is not None:
-            out["class_gates"] = self.class_gates(model, sets["forget_class"], out["forget_class"]["accuracy_centre"], class_ref)
+            out["class_gates"] = self.class_gates(model, sets["forget_class"], class_ref)
         members, non_members = self.membership_sets(lists, sets)
         if sets["forget_samples"]:
             gap = references.sample_gap(model, self.d.images(sets["forget_samples"]), self.d.images(non_members), self.masks, self.device)
@@ -185,13 +185,12 @@ class Bench:
         out["mia"] = membership.calibrated_attack(model, references_, self.d.images(members), self.d.images(non_members), self.device)
         return out
 
-    def class_gates(self, model: torch.nn.Module, ids: list[str], accuracy: float, ref: references.ClassReference) -> dict:
+    def class_gates(self, model: torch.nn.Module, ids: list[str], ref: references.ClassReference) -> dict:
         """The product's class gates (`gates:` in params.yaml) on this model: 1.0 = passed."""
-        psnr = mean_ci(forgetting.per_image_psnr(model, self.d.images(ids), {"centre": self.masks["centre"]}, self.device))
-        evidence = gates.Evidence({}, {}, class_accuracy=proportion_ci(round(accuracy * len(ids)), len(ids)),
-                                  class_reference=ref.accuracy, class_psnr=psnr, class_psnr_reference=ref.psnr)
-        verdicts = {g.name: float(g.passed) for g in gates.class_gates(self.params.gates, evidence)}
-        return {"psnr": asdict(psnr), **verdicts}
+        (evidence,) = references.class_evidence(model, self.featurenet, self.d.images(ids), self.d.labels(ids), {self.label: ref},
+                                                self.masks["centre"], self.device)
+        verdicts = {g.name: float(g.passed) for g in gates.class_gates(self.params.gates, gates.Evidence({}, {}, classes=(evidence,)))}
+        return {"psnr": asdict(evidence.psnr), **verdicts}
 
     def membership_sets(self, lists, sets) -> tuple[list[str], list[str]]:
         """Members: forgotten training images; non-members: unseen test images of the same classes."""

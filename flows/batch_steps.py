@@ -279,9 +279,9 @@ def _load(ws: Workspace, by_id: dict[str, data.Sample], ids: list[str]):
 
 def _evidence(ws, batch_id, by_id, lists, sets, loaded, results, models, featurenet, masks, device, bank_size):
     """The reference-based quantities the gates need (components/evaluation/references.py)."""
-    from components.evaluation import forgetting, gates, references, stats
+    from components.evaluation import gates, references
 
-    sample_gap = class_accuracy = reference = class_psnr = None
+    sample_gap, classes = None, ()
     if "forget_samples" in loaded:
         x_f, y_f = loaded["forget_samples"]
         labels = {i: by_id[i].label for i in lists["eval_retain"]}
@@ -290,17 +290,12 @@ def _evidence(ws, batch_id, by_id, lists, sets, loaded, results, models, feature
         sample_gap = references.sample_gap(models["unlearned"], x_f, x_u, masks, device)
     if "forget_class" in loaded:
         x_c, y_c = loaded["forget_class"]
-        accuracy = results["forget_class"]["unlearned"]["accuracy_centre"]
-        class_accuracy = stats.proportion_ci(round(accuracy * len(y_c)), len(y_c))
-        class_psnr = stats.mean_ci(forgetting.per_image_psnr(models["unlearned"], x_c, {"centre": masks["centre"]}, device))
         forgotten_labels = set(json.loads((ws.batch_dir(batch_id) / "extract.json").read_text())["labels"])
         retained = retained_training(list(by_id.values()), set(lists["removed"]), forgotten_labels)
         bank = _load(ws, by_id, spread(retained, bank_size))[0]
-        reference = references.class_reference(featurenet, bank, x_c, y_c, masks["centre"], device)
-    return gates.Evidence(results["retain"]["original"], results["retain"]["unlearned"], sample_gap, class_accuracy,
-                          class_reference=reference.accuracy if reference else None, class_psnr=class_psnr,
-                          class_psnr_reference=reference.psnr if reference else None)
-
+        refs = references.class_references(featurenet, bank, x_c, y_c, masks["centre"], device)
+        classes = references.class_evidence(models["unlearned"], featurenet, x_c, y_c, refs, masks["centre"], device)
+    return gates.Evidence(results["retain"]["original"], results["retain"]["unlearned"], sample_gap, classes)
 
 
 def _jsonable(evidence) -> dict:

@@ -42,6 +42,11 @@ class _Logits(nn.Module):
         return self.featurenet(x).double()
 
 
+def inpaint(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """`model`'s composite for every image of `x` under one (1, 1, H, W) mask, on the CPU."""
+    return predict_batched(lambda b: model.inpaint(b, mask.to(b.device).expand(len(b), -1, -1, -1)), x, device=device)
+
+
 @torch.no_grad()
 def evaluate_set(model: nn.Module, featurenet: nn.Module, x: torch.Tensor, y: torch.Tensor,
                  masks: dict[str, tuple[str, int]], device: torch.device, min_fid_samples: int = 50) -> dict[str, float]:
@@ -59,7 +64,7 @@ def evaluate_set(model: nn.Module, featurenet: nn.Module, x: torch.Tensor, y: to
     metrics: dict[str, float] = {"n": float(len(x))}
     for name, (kind, extent) in masks.items():
         mask = make_mask(kind, x.shape[-1], extent)
-        out = predict_batched(lambda b: model.inpaint(b, mask.to(b.device).expand(len(b), -1, -1, -1)), x, device=device)
+        out = inpaint(model, x, mask, device)
         out_features = predict_batched(featurenet.features, out, device=device)
         metrics[f"psnr_{name}"] = masked_psnr(out, x, mask.expand_as(x)).mean().item()
         _, ssim_map = ssim(out, x, data_range=1.0, return_full_image=True)
@@ -95,8 +100,7 @@ def per_image_psnr(model: nn.Module, x: torch.Tensor, masks: dict[str, tuple[str
     per_mask = []
     for kind, extent in masks.values():
         mask = make_mask(kind, x.shape[-1], extent)
-        out = predict_batched(lambda b: model.inpaint(b, mask.to(b.device).expand(len(b), -1, -1, -1)), x, device=device)
-        per_mask.append(masked_psnr(out, x, mask.expand_as(x)))
+        per_mask.append(masked_psnr(inpaint(model, x, mask, device), x, mask.expand_as(x)))
     return torch.stack(per_mask).mean(0)
 
 

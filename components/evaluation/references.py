@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 from components.evaluation.baselines import nearest_fill
-from components.evaluation.forgetting import per_image_psnr
+from components.evaluation.forgetting import inpaint, per_image_psnr
+from components.evaluation.gates import ClassEvidence
 from components.evaluation.metrics import accuracy, masked_psnr, predict_batched
-from components.evaluation.stats import Interval, difference_ci
+from components.evaluation.stats import Interval, difference_ci, mean_ci, proportion_ci
 from components.models.masking import make_mask
 
 
@@ -48,3 +49,22 @@ def class_reference(featurenet: nn.Module, bank: torch.Tensor, x: torch.Tensor, 
     fill = nearest_fill(bank, x, mask, min(10, len(bank)))
     return ClassReference(accuracy(predict_batched(featurenet, fill, device=device), y),
                           masked_psnr(fill, x, mask.expand_as(x)).mean().item())
+
+
+def class_references(featurenet: nn.Module, bank: torch.Tensor, x: torch.Tensor, y: torch.Tensor, mask_spec: tuple[str, int],
+                     device: torch.device) -> dict[int, ClassReference]:
+    """`class_reference` for each forgotten class in `y`, on its own images."""
+    return {label: class_reference(featurenet, bank, x[y == label], y[y == label], mask_spec, device)
+            for label in sorted(set(y.tolist()))}
+
+
+def class_evidence(model: nn.Module, featurenet: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   refs: dict[int, ClassReference], mask_spec: tuple[str, int], device: torch.device) -> tuple[ClassEvidence, ...]:
+    """Per forgotten class: `model`'s recognisability and masked PSNR on unseen images of it, with
+    their intervals, next to that class's reference (the class gates' evidence)."""
+    mask = make_mask(mask_spec[0], x.shape[-1], mask_spec[1])
+    out = inpaint(model, x, mask, device)
+    correct = predict_batched(featurenet, out, device=device).argmax(1) == y
+    psnr = masked_psnr(out, x, mask.expand_as(x))
+    return tuple(ClassEvidence(label, proportion_ci(int(correct[y == label].sum()), int((y == label).sum())), ref.accuracy,
+                               mean_ci(psnr[y == label]), ref.psnr) for label, ref in refs.items())

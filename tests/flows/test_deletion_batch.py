@@ -79,8 +79,9 @@ def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
     assert "promoted" in outcome.report.read_text() and "| unlearn |" in outcome.report.read_text()
     assert dvc_status(ws) == "Data and pipelines are up to date."
     evaluation = json.loads((ws.batch_dir(outcome.batch_id) / "evaluation.json").read_text())
-    class_psnr = evaluation["evidence"]["class_psnr"]  # the label request's gate against a never-seen-the-class reference
-    assert class_psnr["low"] < class_psnr["mean"] < class_psnr["high"] and evaluation["evidence"]["class_psnr_reference"] > 0
+    (trouser,) = evaluation["evidence"]["classes"]  # the label request's gates against a never-seen-the-class reference
+    psnr = trouser["psnr"]
+    assert trouser["label"] == 1 and psnr["low"] < psnr["mean"] < psnr["high"] and trouser["psnr_reference"] > 0
     assert {"sample", "class", "class_psnr", "retain_psnr"} <= {g["name"] for g in evaluation["gates"]}
     recorded, files = yaml.safe_load(ws.data_dvc.read_text())["outs"][0], [p for p in ws.data_dir.rglob("*") if p.is_file()]
     assert (recorded["size"], recorded["nfiles"]) == (sum(p.stat().st_size for p in files), len(files))  # as `dvc add` counts

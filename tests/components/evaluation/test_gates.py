@@ -2,7 +2,7 @@
 
 import torch
 
-from components.evaluation.gates import Evidence, GateConfig, check_gates
+from components.evaluation.gates import ClassEvidence, Evidence, GateConfig, check_gates
 from components.evaluation.stats import difference_ci, mean_ci, proportion_ci
 
 CFG = GateConfig(sample_remembered_db=0.5, sample_overforget_db=1.0, class_accuracy_slack=0.05, class_psnr_slack_db=1.0,
@@ -41,8 +41,14 @@ def test_a_tiny_forget_set_cannot_be_rejected_on_an_interval_it_cannot_resolve()
     assert sample_gate(16.0, n=3).passed  # +1 dB on 3 images: the interval spans 0, so no evidence either way
 
 
+def forgotten_class(accuracy=proportion_ci(50, 100), accuracy_reference=0.82, psnr=None, psnr_reference=13.7, label=7):
+    """One forgotten class's evidence; by default a class the model no longer knows on either gate."""
+    return ClassEvidence(label, accuracy, accuracy_reference, psnr or mean_ci(per_image_psnr(psnr_reference, 385, 3)),
+                         psnr_reference)
+
+
 def class_gate(correct: int, n: int, reference: float):
-    evidence = Evidence(RETAIN, RETAIN, class_accuracy=proportion_ci(correct, n), class_reference=reference)
+    evidence = Evidence(RETAIN, RETAIN, classes=(forgotten_class(proportion_ci(correct, n), reference),))
     return gate(check_gates(CFG, evidence), "class")
 
 
@@ -62,7 +68,7 @@ def test_class_gate_does_not_reject_on_a_point_its_interval_cannot_resolve():
 
 
 def class_psnr_gate(mean: float, n: int = 385, reference: float = 13.7):
-    evidence = Evidence(RETAIN, RETAIN, class_psnr=mean_ci(per_image_psnr(mean, n, 3)), class_psnr_reference=reference)
+    evidence = Evidence(RETAIN, RETAIN, classes=(forgotten_class(psnr=mean_ci(per_image_psnr(mean, n, 3)), psnr_reference=reference),))
     return gate(check_gates(CFG, evidence), "class_psnr")
 
 
@@ -78,6 +84,16 @@ def test_a_class_rebuilt_like_a_model_that_never_saw_it_passes():
 
 def test_class_psnr_gate_does_not_reject_what_its_interval_cannot_resolve():
     assert class_psnr_gate(15.0, n=4).passed  # +1.3 dB over the reference on 4 images: the interval reaches below 14.7
+
+
+def test_each_forgotten_class_is_judged_on_its_own_images():
+    forgot, knows = per_image_psnr(13.7, 192, 4), per_image_psnr(16.0, 193, 5)  # an oracle-like class, a base-like one
+    pooled = Evidence(RETAIN, RETAIN, classes=(forgotten_class(psnr=mean_ci(torch.cat([forgot, knows]))),))
+    assert gate(check_gates(CFG, pooled), "class_psnr").passed  # the mix hides the class the model still knows
+    separate = Evidence(RETAIN, RETAIN, classes=(forgotten_class(psnr=mean_ci(forgot), label=7),
+                                                 forgotten_class(psnr=mean_ci(knows), label=9)))
+    verdicts = [(g.passed, g.detail.split(":")[0]) for g in check_gates(CFG, separate) if g.name == "class_psnr"]
+    assert verdicts == [(True, "class 7"), (False, "class 9")]
 
 
 def test_retain_gates_check_psnr_and_accuracy_separately():
