@@ -27,9 +27,9 @@ Each gate compares with a *reference for what forgetting should look like*, not 
   it costs elsewhere the retain gates catch.
   Both class gates judge each forgotten class on its own images: pooled, a class the model still
   knows can hide behind one it forgot (the interval of the mix sits between the two).
-- **unlearned**: at least one unlearning step was kept. A retain stop at the first check puts the
-  parent's weights back; such a model may pass every gate above (a base without a membership
-  signal looks forgotten already), but nothing was done, so a person decides.
+- **unlearned**: at least one unlearning step was kept. A run in which no check stayed within
+  the retain limit ends on the parent's weights; such a model may pass every gate above (a base
+  without a membership signal looks forgotten already), but nothing was done, so a person decides.
 - **retain**: on held-out images of untouched classes, masked PSNR within `retain_max_psnr_drop_pct`
   of the parent *and* feature-net accuracy (a distribution-level check: are the outputs still the
   right kind of garment?) within `retain_max_accuracy_drop`.
@@ -89,7 +89,7 @@ def check_gates(cfg: GateConfig, evidence: Evidence) -> list[GateResult]:
     if evidence.kept_steps is not None:
         results.append(GateResult("unlearned", evidence.kept_steps > 0,
                                   f"{evidence.kept_steps} unlearning step(s) kept" if evidence.kept_steps
-                                  else "no unlearning step kept: the retain limit was broken at the first check, "
+                                  else "no unlearning step kept: no check stayed within the retain limit, "
                                        "the weights are the parent's"))
     before, after = evidence.retain_before, evidence.retain_after
     allowed = abs(before["psnr_centre"]) * cfg.retain_max_psnr_drop_pct / 100

@@ -111,4 +111,4 @@ def test_a_model_that_kept_no_unlearning_step_goes_to_a_person():
     def verdict(kept):
         return gate(check_gates(CFG, Evidence(RETAIN, RETAIN, kept_steps=kept)), "unlearned").passed
 
-    assert verdict(12) and not verdict(0)  # 0: a retain stop at the first check put the parent's weights back
+    assert verdict(12) and not verdict(0)  # 0: no check stayed within the retain limit: the parent's weights
