@@ -131,6 +131,7 @@ def demo(workspace: WorkspaceOpt = None) -> None:
             _dvc(ws, "repro", "--force", "train_base")
     else:
         console.print("a champion is registered already; skipping (run `dvc repro` to retrain on changed params)")
+    _commit_pipeline(ws)
     console.rule("[bold]3. base model")
     _print_summary(ws, params)
     console.rule("[bold]4. deletion requests")
@@ -149,6 +150,18 @@ def demo(workspace: WorkspaceOpt = None) -> None:
     trace("champion", ws.root, as_json=False)
     console.print(f"next: forgetflow requests · forgetflow trace · forgetflow rollback · "
                   f"mlflow ui --backend-store-uri {_tracking_uri(ws)}")
+
+
+PIPELINE_FILES = ("data.dvc", "dvc.lock", "metrics", "models/.gitignore")  # what `dvc repro` writes for git to keep
+
+
+def _commit_pipeline(ws: workspaces.Workspace) -> None:
+    """Commit what `dvc repro` recorded, as a DVC user would before going on: the batch's model
+    version then names a commit that holds its data version and base, not '<commit>+dirty'."""
+    paths = [p for p in PIPELINE_FILES if (ws.root / p).exists()]
+    workspaces.git(ws.root, "add", "--", *paths)
+    if sha := workspaces.commit(ws.root, "forgetflow: data and base model (dvc repro)", paths=paths):
+        console.print(f"committed the pipeline's record (data.dvc, dvc.lock, metrics): {sha[:7]}")
 
 
 def _file_demo_requests(ws: workspaces.Workspace) -> None:

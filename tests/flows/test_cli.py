@@ -12,6 +12,9 @@ from typer.testing import CliRunner
 
 from components import registry
 from flows.cli import app
+from flows.workspace import commit, git
+from tests.conftest import write_params
+from tests.flows.conftest import MECHANICS_UNLEARN, PASSING_GATES
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -97,3 +100,20 @@ def test_requests_and_status_show_deadlines_and_what_a_scheduled_run_would_do(ti
     assert status["next_run_would"]["run"] and f"{filed['request_id']} is due" in status["next_run_would"]["reason"]
     assert status["schedule"] == {"serving": False} and status["champion"] is None
     assert "nearest deadline" in forgetflow("status", "-w", ws).output
+
+
+def test_the_demo_runs_end_to_end_and_commits_what_dvc_repro_recorded(tiny_workspace, prefect_api, monkeypatch):
+    write_params(tiny_workspace, {"unlearn": MECHANICS_UNLEARN, "evaluate": {"min_fid_samples": 5},
+                                  "batch": {"max_forget_fraction": 0.6}, "gates": PASSING_GATES})
+    git(tiny_workspace, "add", "params.yaml")
+    commit(tiny_workspace, "tiny params")  # the user's own edit: theirs to commit
+    monkeypatch.setenv("COLUMNS", "200")  # rich wraps the report at the terminal width
+    result = forgetflow("demo", "-w", str(tiny_workspace))
+
+    assert result.exit_code == 0, result.output
+    assert "Deletion batch batch-000001: promoted" in result.output
+    assert "forgetflow: data and base model (dvc repro)" in git(tiny_workspace, "log", "--format=%s")
+    uri = registry.tracking_uri(tiny_workspace)
+    v2 = MlflowClient(uri, uri).get_model_version("forgetflow-mae", "2")
+    assert v2.tags["stage"] == "unlearned" and "+" not in v2.tags["git_commit"]  # a commit that holds its base and data
+    assert not git(tiny_workspace, "status", "--porcelain")  # every record the demo wrote is committed
