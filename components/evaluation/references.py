@@ -62,6 +62,8 @@ def class_evidence(model: nn.Module, featurenet: nn.Module, x: torch.Tensor, y: 
                    refs: dict[int, ClassReference], mask_spec: tuple[str, int], device: torch.device) -> tuple[ClassEvidence, ...]:
     """Per forgotten class: `model`'s recognisability and masked PSNR on unseen images of it, with
     their intervals, next to that class's reference (the class gates' evidence)."""
+    model.eval().to(device)
+    featurenet.eval().to(device)
     mask = make_mask(mask_spec[0], x.shape[-1], mask_spec[1])
     out = inpaint(model, x, mask, device)
     correct = predict_batched(featurenet, out, device=device).argmax(1) == y

@@ -31,6 +31,16 @@ def prefect_api():
 
 
 @pytest.fixture
+def own_prefect_env(monkeypatch):
+    """PREFECT_HOME / PREFECT_API_URL as this test's commands set them, restored afterwards: the
+    product sets them in-process (`set_prefect_env`, `prefect_server.api`), and a leftover would
+    send a later test's subprocesses to this test's workspace."""
+    for key in ("PREFECT_HOME", "PREFECT_API_URL"):
+        monkeypatch.setenv(key, "")
+        monkeypatch.delenv(key)
+
+
+@pytest.fixture
 def trained(tiny_workspace, prefect_api):
     """A tiny workspace with data, a feature net and a base champion, all committed to git."""
     write_params(tiny_workspace, {"unlearn": MECHANICS_UNLEARN, "evaluate": {"min_fid_samples": 5},

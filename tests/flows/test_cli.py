@@ -102,7 +102,7 @@ def test_requests_and_status_show_deadlines_and_what_a_scheduled_run_would_do(ti
     assert "nearest deadline" in forgetflow("status", "-w", ws).output
 
 
-def test_the_demo_runs_end_to_end_and_commits_what_dvc_repro_recorded(tiny_workspace, prefect_api, monkeypatch):
+def test_the_demo_runs_end_to_end_and_commits_what_dvc_repro_recorded(tiny_workspace, prefect_api, monkeypatch, own_prefect_env):
     write_params(tiny_workspace, {"unlearn": MECHANICS_UNLEARN, "evaluate": {"min_fid_samples": 5},
                                   "batch": {"max_forget_fraction": 0.6}, "gates": PASSING_GATES})
     git(tiny_workspace, "add", "params.yaml")

@@ -19,11 +19,8 @@ pytestmark = pytest.mark.integration
 PREFECT = str(Path(sys.executable).parent / "prefect")
 
 
-def test_a_process_worker_runs_the_deployment_and_two_runs_batch_once(trained, cli_env, tmp_path, monkeypatch):
+def test_a_process_worker_runs_the_deployment_and_two_runs_batch_once(trained, cli_env, tmp_path, monkeypatch, own_prefect_env):
     ws = trained
-    for key in ("PREFECT_HOME", "PREFECT_API_URL"):  # restored after the test: later tests use their own
-        monkeypatch.setenv(key, "")
-        monkeypatch.delenv(key)
     monkeypatch.setenv("PREFECT_SERVER_UI_ENABLED", "false")
     write_params(ws.root, {"schedule": {"min_batch_size": 1}})
     file_requests(ws)
