@@ -186,11 +186,11 @@ class Bench:
         return out
 
     def class_gates(self, model: torch.nn.Module, ids: list[str], ref: references.ClassReference) -> dict:
-        """The product's class gates (`gates:` in params.yaml) on this model: 1.0 = passed."""
+        """The product's class gate (`gates:` in params.yaml) on this model: its verdict."""
         (evidence,) = references.class_evidence(model, self.featurenet, self.d.images(ids), self.d.labels(ids), {self.label: ref},
                                                 self.masks["centre"], self.device)
-        verdicts = {g.name: float(g.passed) for g in gates.class_gates(self.params.gates, gates.Evidence({}, {}, classes=(evidence,)))}
-        return {"psnr": asdict(evidence.psnr), **verdicts}
+        verdicts = {g.name: g.verdict for g in gates.class_gates(self.params.gates, gates.Evidence({}, {}, classes=(evidence,)))}
+        return {"psnr": asdict(evidence.psnr.interval()), **verdicts}
 
     def membership_sets(self, lists, sets) -> tuple[list[str], list[str]]:
         """Members: forgotten training images; non-members: unseen test images of the same classes."""
@@ -200,12 +200,14 @@ class Bench:
         n = min(len(members), len(unseen), self.n_eval)
         return spread(members, n), spread(unseen, n)
 
-    def positive_control(self, base: torch.nn.Module, lists: dict[str, list[str]], seed: int) -> torch.nn.Module:
-        """The base fine-tuned on D_F alone: a model that certainly memorised it (the attack must see that)."""
+    def positive_control(self, base: torch.nn.Module, lists: dict[str, list[str]], sets: dict[str, list[str]],
+                         seed: int) -> torch.nn.Module:
+        """The base fine-tuned on exactly the members the attack scores: a model that certainly memorised
+        them (the attack must see that)."""
         model = copy.deepcopy(base)
-        members = [i for i in lists["forget"] if self.d.split_of[i] == "train"]
+        members = self.membership_sets(lists, sets)[0]
         recipe = FitConfig(epochs=30, batch_size=32, lr=self.params.train.lr / 2, weight_decay=0.0, seed=seed)
-        train_inpainter(model, self.d.images(spread(members, 256)), recipe, self.device, torch.Generator().manual_seed(seed),
+        train_inpainter(model, self.d.images(members), recipe, self.device, torch.Generator().manual_seed(seed),
                         desc="positive control")
         return model
 
@@ -230,7 +232,7 @@ class Bench:
         rows: dict[str, list[dict]] = {"original": [{"seconds": 0.0, **self.measure(base, lists, sets, oracles, ref)}]}
         rows["retrain"] = [{"seconds": s, **self.measure(o, lists, sets, [r for r in oracles if r is not o], ref)}
                            for o, s in zip(oracles, oracle_seconds)]
-        control = self.positive_control(base, lists, seed=0)
+        control = self.positive_control(base, lists, sets, seed=0)
         rows["positive-control"] = [{"seconds": 0.0, **self.measure(control, lists, sets, oracles, ref)}]
         examples = {"original": base, "retrain": oracles[0]}
         for method in methods:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from components import data, ledger as ledgers, registry, validation
-from components.data.forget_set import ForgetSet, evaluation_sets, list_sha256, retained_training, split_for_batch, spread
+from components.data.forget_set import ForgetSet, distinct_images, evaluation_sets, list_sha256, retained_training, split_for_batch, spread
 from components.errors import CheckpointError, DataValidationError, RegistryError
 from flows import data_commit, dvc_listing, lineage
 from flows.params import Params, prefixed
@@ -258,15 +258,23 @@ def evaluate(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
         loaded = {name: _load(ws, by_id, ids) for name, ids in sets.items() if ids}
         results = {name: {label: forgetting.evaluate_set(model, featurenet, x, y, masks, device, params.evaluate.min_fid_samples)
                           for label, model in models.items()} for name, (x, y) in loaded.items()}
-        evidence = replace(_evidence(ws, batch_id, by_id, lists, sets, loaded, results, models, featurenet, masks, device,
-                                     params.evaluate.reference_bank),
-                           kept_steps=batch.details.get("unlearn", {}).get("kept_steps"))
+        judged = _evidence(ws, batch_id, by_id, lists, sets, loaded, results, models, featurenet, masks, device,
+                           params.evaluate.reference_bank)
+        parent, evidence = judged["original"], replace(judged["unlearned"], kept_steps=batch.details.get("unlearn", {}).get("kept_steps"))
         checks = gates.check_gates(params.gates, evidence)
+        # the parent on the same evidence: did unlearning move the verdict (remembered -> forgotten)?
+        parent_verdicts = {c.name: c.verdict for c in gates.check_gates(params.gates, parent) if c.name in ("sample", "class_psnr")}
+        details = ledger.batch(batch_id).details  # the audit trail and `contains` carry each verdict and its power
+        details["verdicts"] = {c.name: {"verdict": c.verdict, "detectable": c.detectable} for c in checks}
+        ledger.update_batch(batch_id, details=details)
         grid_ids = lists["eval_retain"][:: max(1, len(lists["eval_retain"]) // params.evaluate.grid_rows)][: params.evaluate.grid_rows]
         forgetting.save_retain_grid(models["original"], models["unlearned"], _load(ws, by_id, grid_ids)[0],
                                     masks["centre"], ws.batch_dir(batch_id) / "retain_grid.png", device)
-        out = {**results, "evidence": _jsonable(evidence), "gates": [asdict(c) for c in checks],
-               "gates_passed": all(c.passed for c in checks)}
+        passed = gates.promotable(checks, params.gates.on_inconclusive)
+        out = {**results, "evidence": _jsonable(evidence), "gates": [asdict(c) for c in checks], "gates_passed": passed,
+               "parent_evidence": _jsonable(parent), "parent_verdicts": parent_verdicts,
+               "on_inconclusive": params.gates.on_inconclusive,
+               "promoted_inconclusive": passed and any(c.verdict == gates.INCONCLUSIVE for c in checks)}
         path = ws.batch_dir(batch_id) / "evaluation.json"
         path.write_text(json.dumps(out, indent=2) + "\n")
     return path
@@ -277,25 +285,31 @@ def _load(ws: Workspace, by_id: dict[str, data.Sample], ids: list[str]):
     return data.load_images(ws.data_dir, samples), data.load_labels(samples)
 
 
-def _evidence(ws, batch_id, by_id, lists, sets, loaded, results, models, featurenet, masks, device, bank_size):
-    """The reference-based quantities the gates need (components/evaluation/references.py)."""
+def _evidence(ws, batch_id, by_id, lists, sets, loaded, results, models, featurenet, masks, device, bank_size) -> dict:
+    """The reference-based quantities the gates need, per model (components/evaluation/references.py).
+    Both references fill holes from training images the batch keeps, spread evenly over them; each
+    is model-free, so computed once for both models."""
     from components.evaluation import gates, references
 
-    sample_gap, classes = None, ()
+    sample_ref = class_refs = None
     if "forget_samples" in loaded:
-        x_f, y_f = loaded["forget_samples"]
+        x_f, y_f = _load(ws, by_id, distinct_images(sets["forget_samples"], by_id))
         labels = {i: by_id[i].label for i in lists["eval_retain"]}
         unseen = references.unseen_same_classes(lists["eval_retain"], labels, set(y_f.tolist()))
         x_u, _ = _load(ws, by_id, spread(unseen, len(sets["retain"])))
-        sample_gap = references.sample_gap(models["unlearned"], x_f, x_u, masks, device)
+        bank = _load(ws, by_id, spread(retained_training(list(by_id.values()), set(lists["removed"]), set()), bank_size))[0]
+        sample_ref = references.sample_reference(x_f, x_u, bank)
     if "forget_class" in loaded:
         x_c, y_c = loaded["forget_class"]
         forgotten_labels = set(json.loads((ws.batch_dir(batch_id) / "extract.json").read_text())["labels"])
         retained = retained_training(list(by_id.values()), set(lists["removed"]), forgotten_labels)
         bank = _load(ws, by_id, spread(retained, bank_size))[0]
-        refs = references.class_references(featurenet, bank, x_c, y_c, masks["centre"], device)
-        classes = references.class_evidence(models["unlearned"], featurenet, x_c, y_c, refs, masks["centre"], device)
-    return gates.Evidence(results["retain"]["original"], results["retain"]["unlearned"], sample_gap, classes)
+        class_refs = references.class_references(featurenet, bank, x_c, y_c, masks["centre"], device)
+    return {label: gates.Evidence(
+                results["retain"]["original"], results["retain"]["unlearned"],
+                references.sample_evidence(model, sample_ref, device) if sample_ref else None,
+                references.class_evidence(model, featurenet, x_c, y_c, class_refs, masks["centre"], device) if class_refs else ())
+            for label, model in models.items()}
 
 
 def _jsonable(evidence) -> dict:
@@ -332,7 +346,8 @@ def register(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
                 "forget_set_sha256": extracted["lists"]["removed"]["sha256"], "data_dvc_md5": batch.data_md5_before or "none",
                 "data_dvc_md5_before": batch.data_md5_before or "none", "git_commit": ws.git_commit(),
                 "method": batch.method, "gates_passed": str(evaluation["gates_passed"]).lower(),
-                "gates": "; ".join(g["detail"] for g in evaluation["gates"]),
+                "gates": "; ".join(g["detail"] for g in evaluation["gates"]), "verdicts": verdict_summary(evaluation),
+                "promoted_inconclusive": str(evaluation.get("promoted_inconclusive", False)).lower(),
                 "weights_sha256": batch.details["unlearn"]["weights_sha256"],
                 "unlearn_stop_reason": batch.details["unlearn"]["stop_reason"],
             },
@@ -353,13 +368,24 @@ def promote(ws: Workspace, params: Params, batch_id: str, version: int, evaluati
     with _step(ws, batch_id, "promote"):
         client = registry.connect(ws.root, params.registry.experiment)
         evaluation = json.loads(evaluation_path.read_text())
-        gate_text = "; ".join(g["detail"] for g in evaluation["gates"])
+        verdicts = verdict_summary(evaluation)
         if evaluation["gates_passed"]:
-            registry.promote(client, params.registry.model_name, version, f"{batch_id}: all gates passed ({gate_text})")
+            why = ("inconclusive verdict(s) promoted (gates.on_inconclusive: promote)" if evaluation.get("promoted_inconclusive")
+                   else "every gate passed")
+            registry.promote(client, params.registry.model_name, version, f"{batch_id}: {why} ({verdicts})")
         else:
-            registry.set_challenger(client, params.registry.model_name, version, f"{batch_id}: gate failed ({gate_text})")
+            registry.set_challenger(client, params.registry.model_name, version, f"{batch_id}: needs review ({verdicts})")
         lineage.sync_aliases(ws, client, params.registry.model_name)
     return bool(evaluation["gates_passed"])
+
+
+def verdict_summary(evaluation: dict) -> str:
+    """"sample=inconclusive (detects >= +1.9 dB), retain_psnr=pass, ...": what the tags, the alias
+    reason, `contains` and `events` show."""
+    from components.evaluation.gates import verdict_of
+
+    return ", ".join(f"{g['name']}={verdict_of(g)}" + (f" (detects >= {g['detectable']:+.2f} dB)" if g.get("detectable") is not None else "")
+                     for g in evaluation["gates"])
 
 
 def commit_data(ws: Workspace, params: Params, batch_id: str, version: int) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from components import ledger as ledgers
 from components.data.forget_set import list_sha256
 from components.errors import BadInputError
+from components.evaluation.gates import verdict_of
 from components.ledger import lineage as index
 from flows import data_commit
 from flows.params import Params
@@ -35,7 +36,9 @@ def build(ws: Workspace, params: Params, batch_id: str) -> dict:
             raise BadInputError(f"{batch_id} is still running: a certificate is issued for a finished batch")
         requests = [book.request(r) for r in batch.request_ids]
         purge = [p for p in index.purges(book) if batch_id in p["batch_ids"]]
-        artifact = index.artifacts(book).get(index.version_id(params.registry.model_name, batch.model_version or 0))
+        artifacts = index.artifacts(book)
+        artifact = artifacts.get(index.version_id(params.registry.model_name, batch.model_version or 0))
+        pending = {a.id: a.purge_pending for a in artifacts.values() if a.purged_by == batch_id and a.purge_pending}
         trail = book.events(batch_id)
     scratch = ws.batch_dir(batch_id)
     removed = (scratch / "removed.txt").read_text().split() if (scratch / "removed.txt").is_file() else []
@@ -66,8 +69,10 @@ def build(ws: Workspace, params: Params, batch_id: str) -> dict:
         "model": {"name": params.registry.model_name, "parent_version": batch.parent_version, "version": batch.model_version,
                   "aliases_before": batch.details.get("aliases_before"), "aliases_after": batch.details.get("aliases_after")},
         "evaluation": {k: evaluation[k] for k in ("forget", "retain") if k in evaluation} if evaluation else None,
-        "gates": {"passed": evaluation.get("gates_passed"), "checks": evaluation.get("gates")} if evaluation else None,
+        "gates": {"passed": evaluation.get("gates_passed"), "promoted_inconclusive": evaluation.get("promoted_inconclusive", False),
+                  "checks": evaluation.get("gates")} if evaluation else None,
         "purge": purge,
+        "deletion_pending_on_server": pending,  # weights marked deleted on a tracking server, not yet collected there
         "git": {"tag": tag if tagged else None, "commit": tagged},
         "timings_s": batch.details.get("timings", {}),
         "files_sha256": cited,
@@ -120,11 +125,13 @@ def render_html(cert: dict) -> str:
     requests = "".join(f"<tr><td>{e(r['id'])}</td><td>{e(r['kind'])}</td><td>{e(', '.join(r['selector']))}</td>"
                        f"<td>{r['n_samples']}</td><td>{e(r['reason'])}</td><td>{e(r['filed_at'])}</td><td>{e(r.get('due_at', ''))}</td></tr>"
                        for r in cert["requests"])
-    gates = "".join(f"<li>{'PASS' if g['passed'] else 'FAIL'} {e(g['name'])}: {e(g['detail'])}</li>"
+    gates = "".join(f"<li>{e(verdict_of(g).upper())} {e(g['name'])}: {e(g['detail'])}</li>"
                     for g in (cert["gates"] or {}).get("checks") or [])
     purge = "".join(f"<li>{e(p['at'])}: {p['cache_objects']} DVC cache objects ({p['cache_bytes']:,} bytes), "
                     f"{p['remote_objects']} remote objects; weights of {e(', '.join(p['model_versions']) or 'no version')}</li>"
                     for p in cert["purge"]) or "<li>not purged yet</li>"
+    purge += "".join(f"<li>deletion pending on server: weights of {e(k)} are marked deleted, not yet removed (needs {e(v)})</li>"
+                     for k, v in (cert.get("deletion_pending_on_server") or {}).items())
     files = "".join(f"<tr><td><code>{e(k)}</code></td><td><code>{e(v)}</code></td></tr>" for k, v in cert["files_sha256"].items())
     b, m = cert["batch"], cert["model"]
     return f"""<!doctype html>

@@ -3,6 +3,7 @@ so `--help` and bookkeeping commands answer at once."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import subprocess
@@ -116,28 +117,34 @@ def status(workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option
 
 
 @command()
-def demo(workspace: WorkspaceOpt = None) -> None:
-    """prepare -> train -> request -> deletion batch -> trace (skips what is done).  Example: forgetflow demo"""
+def demo(workspace: WorkspaceOpt = None,
+         scenario: Annotated[str, typer.Option(help="default: a class, a subject and two samples; memorise: some subjects' "
+                                                    "images recur in the training data and one of them asks to be forgotten "
+                                                    "(a workspace of its own).")] = "default") -> None:
+    """prepare -> train -> request -> deletion batch -> trace (skips what is done).  Example: forgetflow demo --scenario memorise"""
+    from flows import scenarios
     from flows.prepare import prepare as run_prepare
 
     ws, params = _open(workspace)
-    console.rule("[bold]1. prepare data")
-    result = run_prepare(ws, params)
-    console.print(f"data/ {'up to date' if result.skipped else 'materialised'}: {result.n_samples} samples, md5 {result.data_md5}")
-    console.rule("[bold]2. train base model")
-    if _champion(ws, params) is None:
-        _dvc(ws, "repro", "train_base")
-        if _champion(ws, params) is None:  # outputs were up to date but the registry is new
-            _dvc(ws, "repro", "--force", "train_base")
-    else:
-        console.print("a champion is registered already; skipping (run `dvc repro` to retrain on changed params)")
-    _commit_pipeline(ws)
-    console.rule("[bold]3. base model")
-    _print_summary(ws, params)
-    console.rule("[bold]4. deletion requests")
-    _file_demo_requests(ws)
-    console.rule("[bold]5. deletion batch (Prefect flow: extract -> validate -> unlearn -> evaluate -> register -> promote -> commit data)")
-    outcome = _run_batch(ws, params, None, None)
+    params = scenarios.apply(ws, params, scenario, _champion(ws, params) is not None)
+    phases: dict[str, float] = {}
+    with _phase(phases, "prepare", "1. prepare data"):
+        result = run_prepare(ws, params)
+        console.print(f"data/ {'up to date' if result.skipped else 'materialised'}: {result.n_samples} samples, md5 {result.data_md5}")
+    with _phase(phases, "train", "2. train base model"):
+        if _champion(ws, params) is None:
+            _dvc(ws, "repro", "train_base")
+            if _champion(ws, params) is None:  # outputs were up to date but the registry is new
+                _dvc(ws, "repro", "--force", "train_base")
+        else:
+            console.print("a champion is registered already; skipping (run `dvc repro` to retrain on changed params)")
+        _commit_pipeline(ws)
+    with _phase(phases, "summary", "3. base model"):
+        _print_summary(ws, params)
+    with _phase(phases, "requests", "4. deletion requests"):
+        _file_demo_requests(ws, scenario)
+    with _phase(phases, "batch", "5. deletion batch (Prefect flow: extract -> validate -> unlearn -> evaluate -> register -> promote -> commit data)"):
+        outcome = _run_batch(ws, params, None, None)
     if outcome.report and outcome.report.is_file():
         from rich.markdown import Markdown
 
@@ -148,8 +155,23 @@ def demo(workspace: WorkspaceOpt = None) -> None:
         raise ForgetflowError(f"the demo batch failed: {outcome.error}")
     console.rule("[bold]6. lineage (forgetflow trace)")
     trace("champion", ws.root, as_json=False)
+    from flows.report import demo_record
+
+    demo_record(ws, scenario, phases, outcome if outcome.status != "idle" else None)
+    console.print(f"this run's record: {ws.reports_dir / 'demo.json'}")
     console.print(f"next: forgetflow requests · forgetflow trace · forgetflow rollback · "
                   f"mlflow ui --backend-store-uri {_tracking_uri(ws)}")
+
+
+@contextlib.contextmanager
+def _phase(phases: dict[str, float], name: str, title: str):
+    """A demo phase under its heading, timed into `phases` (reports/demo.json)."""
+    import time
+
+    console.rule(f"[bold]{title}")
+    start = time.perf_counter()
+    yield
+    phases[name] = round(time.perf_counter() - start, 1)
 
 
 PIPELINE_FILES = ("data.dvc", "dvc.lock", "metrics", "models/.gitignore")  # what `dvc repro` writes for git to keep
@@ -164,9 +186,10 @@ def _commit_pipeline(ws: workspaces.Workspace) -> None:
         console.print(f"committed the pipeline's record (data.dvc, dvc.lock, metrics): {sha[:7]}")
 
 
-def _file_demo_requests(ws: workspaces.Workspace) -> None:
-    """One request of each kind: a whole class, one data owner, two single samples."""
+def _file_demo_requests(ws: workspaces.Workspace, scenario: str) -> None:
+    """The scenario's requests (flows/scenarios.py), unless the workspace has requests already."""
     from components import data, ledger as ledgers
+    from flows.scenarios import requests
 
     book = ledgers.Ledger(ws.ledger_path)
     try:
@@ -174,13 +197,7 @@ def _file_demo_requests(ws: workspaces.Workspace) -> None:
             console.print("requests already filed in this workspace; not filing the demo's again")
             return
         manifest = data.read_manifest(ws.data_dir)
-        label = max(s.label for s in manifest)
-        others = [s for s in manifest if s.split == "train" and s.label != label]
-        owner = others[0].subject_id
-        singles = [s.sample_id for s in others if s.subject_id != owner][:2]
-        asks = [("label", [str(label)], "demo: forget a whole class"), ("subject", [owner], "demo: a data owner's erasure request"),
-                ("sample", singles, "demo: two images reported by their owners")]
-        for kind, selector, reason in asks:
+        for kind, selector, reason in requests(manifest, scenario):
             r = ledgers.file_request(book, manifest, kind, selector, reason).request
             console.print(f"filed {r.id}: {kind} {','.join(selector)} ({len(r.sample_ids)} samples) - {reason}")
     finally:
@@ -505,11 +522,13 @@ def contains(
     if as_json:
         console.print_json(json.dumps(answer))
     else:
-        table = Table("artifact", "aliases", "trained on", "still holds", "removed by", "weights")
+        table = Table("artifact", "aliases", "trained on", "still holds", "removed by", "forgetting verdicts", "weights")
         for row in answer["artifacts"]:
             table.add_row(row["artifact"], ",".join(row["aliases"]), str(row["trained_on"]), str(row["holds"]),
                           ", ".join(f"{b} ({n})" for b, n in row["unlearned_by"].items()) or "-",
-                          f"purged by {row['purged_by']}" if row["purged_by"] else "kept")
+                          "; ".join(f"{name}={v['verdict']}" for found in row["verdicts"].values() for name, v in found.items()
+                                    if v["verdict"] not in ("pass", "fail")) or "-",
+                          _weights_state(row))
         console.print(f"{answer['n_samples']} sample(s) asked for ({answer['n_forgotten']} forgotten by a promoted batch)")
         console.print(table)
         verdict = ("[red]a served alias still contains them: " + ", ".join(answer["serving_contains"]) + "[/red]"
@@ -517,6 +536,14 @@ def contains(
         console.print(verdict)
     if answer["serving_contains"]:
         raise typer.Exit(1)
+
+
+def _weights_state(row: dict) -> str:
+    if not row["purged_by"]:
+        return "kept"
+    if row.get("deletion_pending"):
+        return f"deletion pending on server (purged by {row['purged_by']}; needs {row['deletion_pending']})"
+    return f"purged by {row['purged_by']}"
 
 
 @command()

@@ -20,11 +20,14 @@ def contains(ws: Workspace, params: Params, kind: str, selector: list[str]) -> d
         everything = {s.sample_id: s for s in manifest} | {s.sample_id: s for s in index.catalogue(book)}
         ids = ledgers.resolve(list(everything.values()), kind, selector, forgotten)
         rows = index.contains(book, ids)
+        verdicts = {b: book.batch(b).details.get("verdicts", {}) for c in rows for b in c.unlearned}
     serving = set(serving_aliases(params.registry.challenger_serves))
     out = []
     for c in rows:
         out.append({"artifact": c.artifact.id, "kind": c.artifact.kind, "aliases": c.aliases, "trained_on": c.trained_on,
-                    "holds": len(c.contained), "unlearned_by": c.unlearned, "purged_by": c.artifact.purged_by,
+                    "holds": len(c.contained), "unlearned_by": c.unlearned,
+                    "verdicts": {b: verdicts[b] for b in c.unlearned}, "purged_by": c.artifact.purged_by,
+                    "deletion_pending": c.artifact.purge_pending,
                     "tainted_by": c.tainted_by, "samples_held": c.contained[:100]})
     holding = [r for r in out if r["holds"] and set(r["aliases"]) & serving]
     return {"n_samples": len(ids), "n_forgotten": sum(1 for i in ids if i in forgotten),

@@ -84,6 +84,9 @@ _SECTIONS = {"data": DataConfig, "featurenet": FitConfig, "mae": MAEConfig, "con
 
 # keys a newer release renamed, so an older workspace's params.yaml fails with the fix in the message
 RENAMED = {("unlearn", "max_retain_drift"): "max_retain_drop_pct"}  # latent drift -> the retain gate's PSNR unit
+# keys a newer release dropped, with the reason
+REMOVED = {("gates", "class_accuracy_slack"): "the recognisability gate could not fail on this data (no base ever did); "
+                                              "recognisability is reported, not gated: delete the line"}
 
 
 def load_params(path: Path) -> Params:
@@ -105,6 +108,7 @@ def _section(path: Path, name: str, cls: type, values: dict[str, Any]):
     if unknown:
         hints = "".join(f"; {name}.{k} is now {name}.{RENAMED[name, k]} (see flows/templates/params.yaml)"
                         for k in sorted(unknown) if (name, k) in RENAMED)
+        hints += "".join(f"; {name}.{k} was removed: {REMOVED[name, k]}" for k in sorted(unknown) if (name, k) in REMOVED)
         raise WorkspaceError(f"{path}: unknown key(s) {sorted(unknown)} in section {name!r}{hints}")
     defaults = cls()
     for key, value in values.items():

@@ -50,6 +50,7 @@ class PurgeReport:
     model_versions: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     data_versions: list[str] = field(default_factory=list)
+    pending_server_gc: list[str] = field(default_factory=list)  # weights only marked deleted on a tracking server
 
     @property
     def removed_anything(self) -> bool:
@@ -59,9 +60,12 @@ class PurgeReport:
         if not self.removed_anything:
             return f"nothing to remove: {', '.join(self.batch_ids) or 'every promoted batch'} already purged"
         remote = f"; remote: {self.remote_objects} objects" + (f" ({self.remote_bytes:,} bytes)" if self.remote_bytes else "")
+        collected = [v for v in self.model_versions if v not in self.pending_server_gc]
+        pending = (f"; marked deleted on the tracking server, files still there until `mlflow gc` runs on the server: "
+                   f"{', '.join(self.pending_server_gc)}") if self.pending_server_gc else ""
         return (f"purged {', '.join(self.batch_ids) or 'earlier batches'}: DVC cache {self.cache_objects} objects "
                 f"({self.cache_bytes:,} bytes){remote if self.remote_objects else ''}; model weights "
-                f"{', '.join(self.model_versions) or 'none'}; workspace files {len(self.files)}; "
+                f"{', '.join(collected) or 'none'}{pending}; workspace files {len(self.files)}; "
                 f"data versions made unrestorable {len(self.data_versions)}")
 
 
@@ -75,16 +79,20 @@ def purge(ws: Workspace, params: Params, batch_id: str | None = None) -> PurgeRe
         artifacts = index.artifacts(book)
     refresh_featurenet(ws)
     client = registry.connect(ws.root, params.registry.experiment)
-    versions, files = [], []
+    _confirm_server_gc(ws, client, artifacts)
+    versions, files, pending = [], [], []
     for artifact_id, batches in tainted.items():
         artifact = artifacts[artifact_id]
         if artifact.purged_by:
             continue
-        if artifact.kind == "model_version" and registry.purge_weights(client, artifact.model_name, artifact.version, batches[0]):
+        state = registry.purge_weights(client, artifact.model_name, artifact.version, batches[0]) if artifact.kind == "model_version" else None
+        if state is not None:
             versions.append(artifact_id)
+        if state:
+            pending.append(artifact_id)
         files += _remove_files(ws, artifact, batches[0])
         with ledgers.Ledger(ws.ledger_path) as book:
-            index.mark_purged(book, artifact_id, batches[0])
+            index.mark_purged(book, artifact_id, batches[0], state or None)
     if any(f.startswith(f"{UNLEARNED_DIR}/") for f in files):
         from dvc.repo import Repo
 
@@ -94,11 +102,19 @@ def purge(ws: Workspace, params: Params, batch_id: str | None = None) -> PurgeRe
     with ledgers.Ledger(ws.ledger_path) as book:
         index.record_purged_data(book, [m for m in stale if m not in index.purged_data(book)], (targets or ["?"])[-1])
     cache = _gc(ws)
-    report = PurgeReport(targets, cache[0], cache[1], cache[2], cache[3], versions, files, stale)
+    report = PurgeReport(targets, cache[0], cache[1], cache[2], cache[3], versions, files, stale, pending)
     _commit_pointers(ws, f"forgetflow: purge {', '.join(targets) or 'tainted artifacts'}")
     with ledgers.Ledger(ws.ledger_path) as book:
         index.record_purge(book, targets, asdict(report))
     return report
+
+
+def _confirm_server_gc(ws: Workspace, client, artifacts: dict[str, index.Artifact]) -> None:
+    """Weights marked deleted on a tracking server count as gone only once the server collected them."""
+    for artifact in artifacts.values():
+        if artifact.purge_pending and registry.weights_collected(client, artifact.model_name, artifact.version):
+            with ledgers.Ledger(ws.ledger_path) as book:
+                index.confirm_collected(book, artifact.id)
 
 
 def _targets(book: ledgers.Ledger, batch_id: str | None) -> list[str]:

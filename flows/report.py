@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from components.evaluation.gates import verdict_of
 from components.ledger import Batch, Request
 
 SETS = {"forget_class": "forgotten classes (unseen images)", "forget_samples": "forgotten samples (trained images)",
@@ -45,7 +46,13 @@ def render_batch(batch: Batch, requests: list[Request], evaluation: dict | None,
                 lines.append(f"| {key} | " + " | ".join(cells) + " |")
         sizes = ", ".join(f"{int(evaluation[n]['original']['n'])} {SETS[n]}" for n in names)
         lines += ["", f"Images: {sizes}.", "", "## Gates", ""]
-        lines += [f"- {'PASS' if g['passed'] else 'FAIL'} {g['name']}: {g['detail']}" for g in evaluation["gates"]]
+        lines += [f"- {verdict_of(g).upper()} {g['name']}: {g['detail']}" for g in evaluation["gates"]]
+        moved = [f"{g['name']}: parent {evaluation['parent_verdicts'][g['name']]} -> unlearned {verdict_of(g)}"
+                 for g in evaluation["gates"] if g["name"] in evaluation.get("parent_verdicts", {})]
+        if moved:
+            lines += ["", "Forgetting verdicts on the same evidence, parent -> unlearned: " + "; ".join(moved) + "."]
+        if evaluation.get("promoted_inconclusive"):
+            lines += ["", "Promoted although a verdict is inconclusive, because `gates.on_inconclusive: promote`."]
         if grid.is_file():
             lines += ["", f"Retain examples (ground truth | masked | parent | unlearned): `{grid}`"]
     if batch.status == "needs_review":
@@ -62,3 +69,46 @@ def _fmt(value: float | None) -> str:
 
 def _short(selector: list[str]) -> str:
     return ",".join(selector[:3]) + (f",… (+{len(selector) - 3})" if len(selector) > 3 else "")
+
+
+def demo_record(ws, scenario: str, phases: dict[str, float], outcome) -> dict:
+    """reports/demo.json: what `forgetflow demo` did and measured, the file the README quotes (every
+    number read back from the ledger, the batch's evaluation and the base's metrics, none typed in)."""
+    import json
+    import resource
+    import sys
+
+    from components import ledger as ledgers
+
+    record: dict = {"scenario": scenario, "phases_s": phases, "total_s": round(sum(phases.values()), 1),
+                    "threads": _threads(), "python": sys.version.split()[0],
+                    "peak_rss_mib": {"demo": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+                                     "largest_child": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024},
+                    "data_dvc_md5": ws.data_version(), "git_commit": ws.git_commit()}
+    base = ws.metrics_dir / "base.json"
+    if base.is_file():
+        metrics = json.loads(base.read_text())
+        record["base"] = {k: metrics[k] for k in ("psnr_centre", "baseline_1nn_psnr_centre", "baseline_10nn_psnr_centre",
+                                                  "train_seconds") if k in metrics}
+    if outcome is not None and outcome.batch_id:
+        with ledgers.Ledger(ws.ledger_path) as book:
+            batch = book.batch(outcome.batch_id)
+        evaluation_path = ws.batch_dir(outcome.batch_id) / "evaluation.json"
+        evaluation = json.loads(evaluation_path.read_text()) if evaluation_path.is_file() else {}
+        record["batch"] = {"id": outcome.batch_id, "status": outcome.status, "model_version": outcome.model_version,
+                           "step_seconds": batch.details.get("timings", {}),
+                           "unlearn": {k: batch.details.get("unlearn", {}).get(k) for k in ("steps", "kept_steps", "budget", "seconds", "stop_reason")},
+                           "gates": [{k: g.get(k) for k in ("name", "verdict", "detail", "detectable")} for g in evaluation.get("gates", [])],
+                           "parent_verdicts": evaluation.get("parent_verdicts", {}),
+                           "promoted_inconclusive": evaluation.get("promoted_inconclusive", False)}
+    path = ws.reports_dir / "demo.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+

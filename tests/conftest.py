@@ -29,8 +29,10 @@ TINY_PARAMS = {
 }
 
 
-def synthetic_images(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Class k is a bright bar at a class-specific angle plus noise: learnable, deterministic."""
+def synthetic_images(n_per_class: int, seed: int, marks: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Class k is a bright bar at a class-specific angle plus noise: learnable, deterministic.
+    `marks`: each image also gets a dark square at a random spot near the centre, which only a model
+    that saw that very image can rebuild (what memorisation is about)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:28, 0:28] - 13.5
     images, labels = [], []
@@ -38,17 +40,22 @@ def synthetic_images(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarra
         angle = np.pi * label / N_CLASSES
         bar = (np.abs(np.cos(angle) * yy - np.sin(angle) * xx) < 3) & (np.hypot(yy, xx) < 12)
         for _ in range(n_per_class):
-            images.append(np.clip(bar * 200 + rng.normal(0, 20, (28, 28)), 0, 255).astype(np.uint8))
+            image = bar * 200 + rng.normal(0, 20, (28, 28))
+            if marks:
+                top, left = rng.integers(8, 16, 2)
+                image[top : top + 5, left : left + 5] = 100
+            images.append(np.clip(image, 0, 255).astype(np.uint8))
             labels.append(label)
     order = rng.permutation(len(labels))
     return np.stack(images)[order], np.array(labels, dtype=np.uint8)[order]
 
 
-def write_idx_source(directory: Path, train_per_class: int = 6, test_per_class: int = 2, gz: bool = True) -> Path:
+def write_idx_source(directory: Path, train_per_class: int = 6, test_per_class: int = 2, gz: bool = True,
+                     marks: bool = False) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     suffix = ".gz" if gz else ""
     for prefix, n, seed in (("train", train_per_class, 0), ("t10k", test_per_class, 1)):
-        images, labels = synthetic_images(n, seed)
+        images, labels = synthetic_images(n, seed, marks)
         write_idx(directory / f"{prefix}-images-idx3-ubyte{suffix}", images)
         write_idx(directory / f"{prefix}-labels-idx1-ubyte{suffix}", labels)
     return directory

@@ -60,6 +60,15 @@ def retained_training(samples: list[Sample], removed: set[str], forgotten_labels
     return sorted(s.sample_id for s in samples if s.split == "train" and s.label not in forgotten_labels and s.sample_id not in removed)
 
 
+def distinct_images(ids: list[str], by_id: dict[str, Sample]) -> list[str]:
+    """One id per distinct image (by sha256), first seen first: copies of one image are one piece
+    of evidence, not many (scraped data repeats images)."""
+    first: dict[str, str] = {}
+    for i in ids:
+        first.setdefault(by_id[i].sha256, i)
+    return list(first.values())
+
+
 def spread(ids: list[str], n: int) -> list[str]:
     """At most `n` ids, evenly spaced over the (sorted) list: every class keeps its share."""
     return ids if len(ids) <= n else [ids[k * len(ids) // n] for k in range(n)]

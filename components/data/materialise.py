@@ -25,6 +25,8 @@ class DataConfig:
     test_per_class: int = 100
     samples_per_subject: int = 5
     subject_seed: int = 0
+    duplicate_subjects: int = 0  # scenario "memorise": these many subjects' training images recur ...
+    duplicate_copies: int = 0    # ... this many extra times each (as duplicates do in scraped data)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,23 @@ def assign_subjects(sample_ids: list[str], samples_per_subject: int, seed: int) 
     return {sample_id: f"subj-{rank // samples_per_subject:06d}" for rank, sample_id in enumerate(order)}
 
 
+def duplicate(selected: list[tuple[str, str, int, np.ndarray]], subjects: dict[str, str],
+              cfg: DataConfig) -> list[tuple[str, str, int, np.ndarray]]:
+    """Extra copies of the training images of the first `duplicate_subjects` subjects (in id order),
+    owned by the same subject, ids `<id>-copyNN`; `subjects` gains them.
+
+    Scraped data repeats some people's images many times, and repeated images are what generative
+    models memorise (Carlini et al. 2023); at this scale a base sees every other image too rarely to
+    memorise it, so this is the scenario in which sample-level forgetting is visible."""
+    if cfg.duplicate_subjects <= 0 or cfg.duplicate_copies <= 0:
+        return []
+    chosen = set(sorted(set(subjects.values()))[: cfg.duplicate_subjects])
+    copies = [(f"{sample_id}-copy{k:02d}", split, label, pixels) for sample_id, split, label, pixels in selected
+              if split == "train" and subjects[sample_id] in chosen for k in range(1, cfg.duplicate_copies + 1)]
+    subjects.update({copy_id: subjects[copy_id.rsplit("-copy", 1)[0]] for copy_id, *_ in copies})
+    return copies
+
+
 def materialise(raw: RawDataset, cfg: DataConfig, data_dir: Path, exclude: frozenset[str] = frozenset()) -> MaterialiseResult:
     """Write the selected samples (minus `exclude`, e.g. forgotten ids) to `data_dir` atomically.
 
@@ -65,6 +84,7 @@ def materialise(raw: RawDataset, cfg: DataConfig, data_dir: Path, exclude: froze
     """
     selected = select_samples(raw, cfg)
     subjects = assign_subjects([s[0] for s in selected], cfg.samples_per_subject, cfg.subject_seed)
+    selected += duplicate(selected, subjects, cfg)
     kept = [s for s in selected if s[0] not in exclude]
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".data-staging-", dir=data_dir.parent))

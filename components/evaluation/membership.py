@@ -44,7 +44,7 @@ def multi_mask_losses(model: nn.Module, x: torch.Tensor, device: torch.device,
     return torch.stack([reconstruction_losses(model, x, spec, device) for spec in masks]).mean(0)
 
 
-def _auc(members: torch.Tensor, non_members: torch.Tensor) -> torch.Tensor:
+def mann_whitney_auc(members: torch.Tensor, non_members: torch.Tensor) -> torch.Tensor:
     """P(score of a member > score of a non-member), ties count half (the Mann-Whitney AUC)."""
     diff = members.unsqueeze(1) - non_members.unsqueeze(0)
     return (diff > 0).double().mean() + 0.5 * (diff == 0).double().mean()
@@ -68,4 +68,4 @@ def calibrated_attack(model: nn.Module, references: list[nn.Module], members: to
     if references:
         ref = [torch.stack([multi_mask_losses(r, x, device) for r in references]).mean(0) for x in (members, non_members)]
         scores["calibrated"] = [r - t for r, t in zip(ref, target)]
-    return {name: asdict(bootstrap((m.double(), n.double()), _auc, seed, resamples=1000)) for name, (m, n) in scores.items()}
+    return {name: asdict(bootstrap((m.double(), n.double()), mann_whitney_auc, seed, resamples=1000)) for name, (m, n) in scores.items()}

@@ -28,6 +28,56 @@ class Interval:
         return f"{self.mean:.3f}{unit} [{self.low:.3f}, {self.high:.3f}] (95% CI, n={self.n})"
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """A mean (or a difference of means) with its standard error and degrees of freedom: what an
+    interval at any level and the gates' power figure need (an `Interval` fixes one level)."""
+
+    mean: float
+    se: float   # inf: nothing is known about the spread (one value)
+    dof: float
+    n: int      # values on the side being judged (the forgotten images)
+
+    def interval(self, level: float = 0.95) -> Interval:
+        if not math.isfinite(self.se):
+            return Interval(self.mean, -math.inf, math.inf, self.n)
+        half = _t(level, self.dof) * self.se
+        return Interval(self.mean, self.mean - half, self.mean + half, self.n)
+
+    def detectable(self, margin: float, power: float = 0.8, level: float = 0.95) -> float:
+        """The smallest true value past `margin` that a two-sided `level` interval puts wholly past
+        it with probability `power`: margin + (t_{1-a/2} + t_power) x se (inf when se is)."""
+        if not math.isfinite(self.se):
+            return math.inf
+        return margin + (_t(level, self.dof) + _t(2 * power - 1, self.dof)) * self.se
+
+
+def mean_estimate(values: torch.Tensor) -> Estimate:
+    """Mean of `values` with its standard error (one value: unknown spread)."""
+    v = values.double()
+    if len(v) == 0:
+        raise ValueError("an estimate needs at least one value")
+    se = float(v.std()) / math.sqrt(len(v)) if len(v) > 1 else math.inf
+    return Estimate(float(v.mean()), se, max(len(v) - 1, 1), len(v))
+
+
+def pooled_difference(a: torch.Tensor, b: torch.Tensor) -> Estimate:
+    """mean(a) - mean(b) with Student's pooled variance. Valid where a and b have one spread under the
+    hypothesis tested (forgotten images scored like unseen ones): then the large sample `b` pins the
+    spread down and a request of one or two images still gets a finite interval, where Welch's has
+    ~1 degree of freedom (t = 12.7) or none."""
+    a, b = a.double(), b.double()
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError("a difference needs at least one value in every sample")
+    dof = len(a) + len(b) - 2
+    diff = float(a.mean() - b.mean())
+    if dof < 1:
+        return Estimate(diff, math.inf, 1, len(a))
+    squares = float(((a - a.mean()) ** 2).sum() + ((b - b.mean()) ** 2).sum())
+    se = math.sqrt(squares / dof * (1 / len(a) + 1 / len(b)))
+    return Estimate(diff, se, dof, len(a))
+
+
 def bootstrap(samples: tuple[torch.Tensor, ...], statistic: Callable[..., torch.Tensor], seed: int = 0,
               resamples: int = RESAMPLES, level: float = 0.95) -> Interval:
     """Percentile interval of `statistic(*samples)`, resampling each sample independently."""

@@ -36,7 +36,7 @@ CREATE INDEX IF NOT EXISTS training_sets_set ON training_sets (set_id);
 CREATE TABLE IF NOT EXISTS artifacts (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, model_name TEXT, version INTEGER, parent_id TEXT, batch_id TEXT,
     set_id TEXT NOT NULL, data_md5 TEXT, weights_sha256 TEXT, files TEXT NOT NULL DEFAULT '[]', run_id TEXT,
-    purged_by TEXT, created_at TEXT NOT NULL);
+    purged_by TEXT, created_at TEXT NOT NULL, purge_pending TEXT);
 CREATE TABLE IF NOT EXISTS aliases (
     model_name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (model_name, alias));
 CREATE TABLE IF NOT EXISTS version_tags (
@@ -63,6 +63,7 @@ class Artifact:
     files: list[str] = field(default_factory=list)  # workspace paths holding its weights (purged with it)
     run_id: str | None = None
     purged_by: str | None = None
+    purge_pending: str | None = None  # purged, but a store we do not own must still collect it (what to run there)
 
 
 @dataclass(frozen=True)
@@ -146,9 +147,17 @@ def forget_artifact(ledger: Ledger, artifact_id: str) -> None:
         db.execute("DELETE FROM aliases WHERE model_name || '/v' || version = ?", (artifact_id,))
 
 
-def mark_purged(ledger: Ledger, artifact_id: str, batch_id: str) -> None:
+def mark_purged(ledger: Ledger, artifact_id: str, batch_id: str, pending: str | None = None) -> None:
+    """`pending`: the weights are only marked deleted in a store we do not own (a tracking server),
+    and this says what must run there before they are gone; `confirm_collected` clears it."""
     with ledger.transaction() as db:
-        db.execute("UPDATE artifacts SET purged_by = ? WHERE id = ? AND purged_by IS NULL", (batch_id, artifact_id))
+        db.execute("UPDATE artifacts SET purged_by = ?, purge_pending = ? WHERE id = ? AND purged_by IS NULL",
+                   (batch_id, pending, artifact_id))
+
+
+def confirm_collected(ledger: Ledger, artifact_id: str) -> None:
+    with ledger.transaction() as db:
+        db.execute("UPDATE artifacts SET purge_pending = NULL WHERE id = ?", (artifact_id,))
 
 
 def artifacts(ledger: Ledger) -> dict[str, Artifact]:
@@ -274,7 +283,8 @@ def purges(ledger: Ledger) -> list[dict]:
 
 def _artifact(row) -> Artifact:
     return Artifact(row["id"], row["kind"], row["set_id"], row["model_name"], row["version"], row["parent_id"], row["batch_id"],
-                    row["data_md5"], row["weights_sha256"], json.loads(row["files"]), row["run_id"], row["purged_by"])
+                    row["data_md5"], row["weights_sha256"], json.loads(row["files"]), row["run_id"], row["purged_by"],
+                    row["purge_pending"])
 
 
 def catalogue(ledger: Ledger, sample_ids: Iterable[str] | None = None) -> list[Sample]:

@@ -100,7 +100,11 @@ class Ledger:
         self._migrate()
 
     def _migrate(self) -> None:
-        """Ledgers written before due dates existed get the column, and the default deadline."""
+        """Ledgers written before due dates existed get the column, and the default deadline; before
+        server-side purges were tracked, artifacts get `purge_pending` (NULL: nothing pending)."""
+        if "purge_pending" not in {r["name"] for r in self._db.execute("PRAGMA table_info(artifacts)")}:
+            with self.transaction() as db:
+                db.execute("ALTER TABLE artifacts ADD COLUMN purge_pending TEXT")
         columns = {r["name"] for r in self._db.execute("PRAGMA table_info(requests)")}
         if "due_at" in columns:
             return

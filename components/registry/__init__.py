@@ -2,7 +2,7 @@
 
 from components.registry.lineage import (
     CHALLENGER, CHAMPION, PREVIOUS, LineageEntry, aliases, delete_version_and_run, promote, purge_weights, remove_alias,
-    restore_aliases, rollback, set_challenger, trace, version_for_batch, versions,
+    restore_aliases, rollback, set_challenger, trace, version_for_batch, versions, weights_collected,
 )
 from components.registry.models import (
     RegisteredVersion, TrainingRecord, load_inpainter, log_and_register, model_uri, move_alias, resolve_version,
@@ -12,5 +12,5 @@ from components.registry.store import connect, tracking_uri
 __all__ = [
     "CHALLENGER", "CHAMPION", "PREVIOUS", "LineageEntry", "RegisteredVersion", "TrainingRecord", "aliases", "connect",
     "delete_version_and_run", "load_inpainter", "log_and_register", "model_uri", "move_alias", "promote", "purge_weights", "remove_alias", "resolve_version",
-    "restore_aliases", "rollback", "set_challenger", "trace", "tracking_uri", "version_for_batch", "versions",
+    "restore_aliases", "rollback", "set_challenger", "trace", "tracking_uri", "version_for_batch", "versions", "weights_collected",
 ]

@@ -99,15 +99,30 @@ def delete_version_and_run(client: MlflowClient, name: str, version: int) -> Non
     _collect(client, mv.run_id, _logged_model_id(mv.source))
 
 
-def purge_weights(client: MlflowClient, name: str, version: int, batch_id: str) -> bool:
+SERVER_GC = "mlflow gc on the tracking server's backend store"
+
+
+def purge_weights(client: MlflowClient, name: str, version: int, batch_id: str) -> str | None:
     """Delete a tainted version's run and weights for good; keep the version and its lineage tags,
-    marked `purged_by`. Returns False when there was nothing left to delete."""
+    marked `purged_by`. Returns None when there was nothing left to delete, "" when the files are
+    gone, or what must still run where they live (a tracking server: its store is not ours to collect)."""
     mv = client.get_model_version(name, str(version))
     if mv.tags.get("purged_by"):
-        return False
-    _collect(client, mv.run_id, _logged_model_id(mv.source))
+        return None
+    collected = _collect(client, mv.run_id, _logged_model_id(mv.source))
     client.set_model_version_tag(name, str(version), "purged_by", batch_id)
-    return True
+    if not collected:
+        client.set_model_version_tag(name, str(version), "purge_pending", SERVER_GC)
+    return "" if collected else SERVER_GC
+
+
+def weights_collected(client: MlflowClient, name: str, version: int) -> bool:
+    """Has the store really removed a purged version's run (a server's `mlflow gc` ran)?"""
+    try:
+        client.get_run(client.get_model_version(name, str(version)).run_id)
+    except MlflowException:
+        return True
+    return False
 
 
 def _logged_model_id(source: str | None) -> str | None:
@@ -115,8 +130,9 @@ def _logged_model_id(source: str | None) -> str | None:
     return source.removeprefix("models:/") if source and source.startswith("models:/m-") else None
 
 
-def _collect(client: MlflowClient, run_id: str | None, model_id: str | None) -> None:
+def _collect(client: MlflowClient, run_id: str | None, model_id: str | None) -> bool:
     """Mark run and logged model deleted, then `mlflow gc` them (MLflow's own collector), in-process.
+    Returns False when only the marking was ours to do (a tracking server).
 
     Only these ids are collected: gc without --logged-model-ids would take every deleted model."""
     from mlflow.cli import gc
@@ -141,7 +157,8 @@ def _collect(client: MlflowClient, run_id: str | None, model_id: str | None) -> 
         # deleted above, and the server's own `mlflow gc --backend-store-uri DB` removes their files
         log.warning("run and model of %s marked deleted on %s: run `mlflow gc` against the server's backend store "
                     "to remove their files", run_id, client.tracking_uri)
-    elif len(args) > 2:
+        return False
+    if len(args) > 2:
         # gc sets the global tracking URI (and MLFLOW_TRACKING_URI) to --tracking-uri, whose default
         # is frozen at import: pass it, and put the environment back for the next workspace
         before = os.environ.get("MLFLOW_TRACKING_URI")
@@ -154,6 +171,7 @@ def _collect(client: MlflowClient, run_id: str | None, model_id: str | None) -> 
                 os.environ.pop("MLFLOW_TRACKING_URI", None)
             else:
                 os.environ["MLFLOW_TRACKING_URI"] = before
+    return True
 
 
 def trace(client: MlflowClient, name: str, ref: str) -> list[LineageEntry]:

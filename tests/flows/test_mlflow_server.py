@@ -52,7 +52,7 @@ def test_a_batch_against_an_mlflow_server_and_the_champion_served_over_rest(tiny
         prepare(ws, params)
         train_featurenet(ws, params)
         train_base(ws, params)
-        file_requests(ws)
+        _, removed = file_requests(ws)
         outcome = run_batch(ws, params)
         assert outcome.status == "promoted", outcome.error
 
@@ -63,6 +63,15 @@ def test_a_batch_against_an_mlflow_server_and_the_champion_served_over_rest(tiny
         assert not (ws.root / "mlruns" / "mlflow.db").exists()  # nothing went to the local store
         base = client.get_model_version("forgetflow-mae", "1")  # saw the forgotten data: purged after promotion
         assert base.tags["purged_by"] == outcome.batch_id and client.get_run(base.run_id).info.lifecycle_stage == "deleted"
+        # the server still holds the files until its own `mlflow gc` runs: no command may call them gone
+        assert base.tags["purge_pending"].startswith("mlflow gc")
+        from flows import certificate, compliance
+
+        rows = {r["artifact"]: r for r in compliance.contains(ws, params, "sample", sorted(removed)[:1])["artifacts"]}
+        assert rows["forgetflow-mae/v1"]["deletion_pending"].startswith("mlflow gc")
+        cert = certificate.build(ws, params, outcome.batch_id)
+        assert list(cert["deletion_pending_on_server"]) == ["forgetflow-mae/v1"]
+        assert "deletion pending on server" in certificate.render_html(cert)
 
         serve_port = free_port()
         serve = [str(BIN / "mlflow"), "models", "serve", "-m", "models:/forgetflow-mae@champion", "--env-manager", "local",
