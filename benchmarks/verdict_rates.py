@@ -9,7 +9,8 @@ until it holds max(--sizes) images. The base trains on all training images; the 
 the training images minus P, so one oracle never saw any request drawn from P. Per request size n
 and seed, the request is n images of P (a seeded draw of whole subjects, cut to n).
 Scenario `memorise` (a workspace prepared with `data.duplicate_subjects` / `duplicate_copies`): P is
-every training image of the duplicated subjects (copies included); seed k requests subject k.
+every training image of the duplicated subjects (copies included); --sizes count subjects there
+(e.g. 1 5: one subject, starting at subject k for seed k, and all five).
 
 Per (size, seed), five models get the product's sample verdict (`references.sample_evidence` +
 `gates.equivalence`, margins from the workspace's `gates:`): the base; the positive control (the base
@@ -84,10 +85,11 @@ class VerdictBench(Bench):
                            cache / f"{self.scenario}-oracle{k}.pt")
 
     def request(self, size: int, seed: int) -> list[str]:
-        """The requested sample ids: whole subjects in a seeded order, cut to `size` (memorise: subject `seed`)."""
+        """The requested sample ids: whole subjects in a seeded order, cut to `size` images (memorise: `size`
+        duplicated subjects, starting at subject `seed`)."""
         if self.scenario == "memorise":
-            subject = self.subjects[seed % len(self.subjects)]
-            return sorted(s.sample_id for s in self.d.samples if s.subject_id == subject and s.split == "train")
+            wanted = {self.subjects[(seed + j) % len(self.subjects)] for j in range(min(size, len(self.subjects)))}
+            return sorted(s.sample_id for s in self.d.samples if s.subject_id in wanted and s.split == "train")
         order = sorted(self.subjects, key=lambda x: hashlib.sha256(f"{seed}:{x}".encode()).hexdigest())
         ids = [s.sample_id for subject in order for s in self.d.samples if s.subject_id == subject and s.split == "train"]
         return sorted(ids[:size])
@@ -109,6 +111,11 @@ class VerdictBench(Bench):
         readings = [references.hidden_psnr(model, x, self.device) for x in (ref.forgotten, ref.unseen)]
         calibrated = references.calibrated_gap(*readings, ref)
         raw = pooled_difference(*(r.mean(0) for r in readings))
+        # candidate, not the product's: also subtract the model's own PSNR on the mirrored image (same
+        # difficulty, other pixels), halving the two references
+        mirrored = [references.hidden_psnr(model, x.flip(-1), self.device) for x in (ref.forgotten, ref.unseen)]
+        fills = (ref.forgotten_fill, ref.unseen_fill)
+        both = pooled_difference(*((r - (f + m) / 2).mean(0) for r, f, m in zip(readings, fills, mirrored)))
         old = difference_ci(*(r[list(OLD_MASKS)].mean(0) for r in readings))
         margins = (-cfg.sample_overforget_db, cfg.sample_remembered_db)
         others = [losses for k, losses in oracle_losses.items() if k != own]
@@ -118,6 +125,7 @@ class VerdictBench(Bench):
         return {"verdict": gates.equivalence(calibrated, *margins), "gap": asdict(calibrated),
                 "detectable_db": calibrated.detectable(margins[1]),
                 "raw_verdict": gates.equivalence(raw, *margins), "raw_gap": asdict(raw),
+                "mirror_verdict": gates.equivalence(both, *margins), "mirror_gap": asdict(both),
                 "old_gate_passed": old.low <= margins[1], "auc": asdict(auc)}
 
     def losses(self, model: torch.nn.Module, ref: references.SampleReference) -> tuple[torch.Tensor, torch.Tensor]:
@@ -184,6 +192,9 @@ def table(rows: list[dict], sizes: list[int]) -> dict:
                 "runs": len(group), **{v: sum(r["verdict"] == v for r in group) for v in (gates.FORGOTTEN, gates.REMEMBERED, gates.INCONCLUSIVE)},
                 "raw_remembered": sum(r["raw_verdict"] == gates.REMEMBERED for r in group),
                 "raw_forgotten": sum(r["raw_verdict"] == gates.FORGOTTEN for r in group),
+                "mirror_remembered": sum(r["mirror_verdict"] == gates.REMEMBERED for r in group),
+                "mirror_forgotten": sum(r["mirror_verdict"] == gates.FORGOTTEN for r in group),
+                "mirror_se_db": sum(r["mirror_gap"]["se"] for r in group) / len(group),
                 "old_gate_passed": sum(r["old_gate_passed"] for r in group),
                 "gap_db": asdict(mean_ci(torch.tensor([r["gap"]["mean"] for r in group]))),
                 "se_db": sum(r["gap"]["se"] for r in group) / len(group), "raw_se_db": sum(r["raw_gap"]["se"] for r in group) / len(group),
@@ -199,16 +210,18 @@ def markdown(results: dict) -> str:
              f"{results['seeds']} seeds per size; forgotten / remembered / inconclusive counts. `se`: standard error of the "
              "calibrated gap (raw: without the 10-NN calibration); `detect`: smallest gap detected with 80% power; "
              "AUC: calibrated membership attack, mean over seeds [95% CI], and in how many runs its own interval lay above 0.5; "
-             "old: runs the earlier gate passed.", "",
-             "| model | n | forgotten | remembered | inconclusive | gap dB | se (raw) | detect dB | AUC | AUC>0.5 | old gate passed | s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "old: runs the earlier gate passed; raw F/R: forgotten/remembered counts without the calibration; mirror: a candidate "
+             "statistic that also subtracts the model's PSNR on the mirrored image (se in brackets).", "",
+             "| model | n | forgotten | remembered | inconclusive | gap dB | se (raw) | detect dB | AUC | AUC>0.5 | old gate passed | raw F/R | mirror F/R (se) | s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key, t in results["table"].items():
         model, size = key.split("|")
         g, a = t["gap_db"], t["auc"]
         lines.append(f"| {model} | {size} | {t['forgotten']} | {t['remembered']} | {t['inconclusive']} | {g['mean']:+.2f} "
                      f"[{g['low']:+.2f}, {g['high']:+.2f}] | {t['se_db']:.2f} ({t['raw_se_db']:.2f}) | {t['detectable_db']:+.2f} | "
                      f"{a['mean']:.2f} [{a['low']:.2f}, {a['high']:.2f}] | {t['auc_low_above_half']}/{t['runs']} | "
-                     f"{t['old_gate_passed']}/{t['runs']} | {t['seconds']:.1f} |")
+                     f"{t['old_gate_passed']}/{t['runs']} | {t['raw_forgotten']}/{t['raw_remembered']} | "
+                     f"{t['mirror_forgotten']}/{t['mirror_remembered']} ({t['mirror_se_db']:.2f}) | {t['seconds']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -236,7 +249,7 @@ def main() -> None:
     start = time.perf_counter()
     base, base_seconds = bench.trained("base", args.cache)
     trained = [bench.trained(f"oracle{k}", args.cache) for k in range(args.oracles)]
-    sizes = [1] if args.scenario == "memorise" else args.sizes
+    sizes = args.sizes
     rows = bench.run(sizes, args.seeds, [m for m, _ in trained], [s for _, s in trained], base)
     results = {"date": date.today().isoformat(), "scenario": args.scenario, "threads": torch.get_num_threads(), "torch": torch.__version__,
                "data_dvc_md5": ws.data_version(), "pool": len(bench.pool), "seeds": args.seeds, "oracles": args.oracles,

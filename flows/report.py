@@ -75,13 +75,15 @@ def demo_record(ws, scenario: str, phases: dict[str, float], outcome) -> dict:
     """reports/demo.json: what `forgetflow demo` did and measured, the file the README quotes (every
     number read back from the ledger, the batch's evaluation and the base's metrics, none typed in)."""
     import json
+    import os
     import resource
     import sys
 
     from components import ledger as ledgers
 
     record: dict = {"scenario": scenario, "phases_s": phases, "total_s": round(sum(phases.values()), 1),
-                    "threads": _threads(), "python": sys.version.split()[0],
+                    "threads": _threads(), "python": sys.version.split()[0], "cpus": os.cpu_count(),
+                    "load_average_1_5_15_at_end": [round(x, 2) for x in os.getloadavg()],  # other work sharing the CPUs
                     "peak_rss_mib": {"demo": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
                                      "largest_child": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024},
                     "data_dvc_md5": ws.data_version(), "git_commit": ws.git_commit()}

@@ -4,9 +4,10 @@
   single samples). At this scale no base memorises individual images, so the sample gate can only
   say `inconclusive` or `forgotten` here (README, "Evidence").
 - `memorise`: the training images of the first `MEMORISE["duplicate_subjects"]` subjects recur
-  `MEMORISE["duplicate_copies"]` extra times, as duplicates do in scraped data, and the demo asks to
-  forget one of those subjects: the base remembers them (the sample gate's `remembered`), and the
-  unlearned model should not (benchmarks/results/*-verdicts-memorise.md).
+  `MEMORISE["duplicate_copies"]` extra times, as duplicates do in scraped data, and one request asks
+  to forget all of those subjects (~22 distinct images: one subject's ~5 are too few for the gate to
+  show `forgotten`, see README "Evidence"): the base remembers them (the sample gate's
+  `remembered`), and the unlearned model should not (benchmarks/results/*-verdicts-memorise.md).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from flows.params import Params, load_params
 from flows.workspace import Workspace
 
 SCENARIOS = ("default", "memorise")
-MEMORISE = {"duplicate_subjects": 10, "duplicate_copies": 20}
+MEMORISE = {"duplicate_subjects": 5, "duplicate_copies": 50}
 
 
 def apply(ws: Workspace, params: Params, scenario: str, has_champion: bool) -> Params:
@@ -46,8 +47,8 @@ def apply(ws: Workspace, params: Params, scenario: str, has_champion: bool) -> P
 def requests(manifest: list[Sample], scenario: str) -> list[tuple[str, list[str], str]]:
     """(kind, selector, reason) of the requests the demo files."""
     if scenario == "memorise":
-        subject = min(s.subject_id for s in manifest if s.sample_id.rsplit("-copy", 1)[0] != s.sample_id)
-        return [("subject", [subject], "demo: a data owner whose images recur in the training data")]
+        owners = sorted({s.subject_id for s in manifest if s.sample_id.rsplit("-copy", 1)[0] != s.sample_id})
+        return [("subject", owners, "demo: data owners whose images recur in the training data")]
     label = max(s.label for s in manifest)
     others = [s for s in manifest if s.split == "train" and s.label != label]
     owner = others[0].subject_id

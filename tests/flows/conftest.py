@@ -47,7 +47,12 @@ def trained(tiny_workspace, prefect_api):
     """A tiny workspace with data, a feature net and a base champion, all committed to git."""
     write_params(tiny_workspace, {"unlearn": MECHANICS_UNLEARN, "evaluate": {"min_fid_samples": 5},
                                   "batch": {"max_forget_fraction": 0.5}, "gates": PASSING_GATES})
-    ws = workspace.resolve(tiny_workspace)
+    return train_workspace(tiny_workspace)
+
+
+def train_workspace(root):
+    """Data, a feature net and a base champion for the workspace at `root`, all committed to git."""
+    ws = workspace.resolve(root)
     params = load_params(ws.params_file)
     prepare(ws, params)
     train_featurenet(ws, params)

@@ -117,3 +117,7 @@ def test_the_demo_runs_end_to_end_and_commits_what_dvc_repro_recorded(tiny_works
     v2 = MlflowClient(uri, uri).get_model_version("forgetflow-mae", "2")
     assert v2.tags["stage"] == "unlearned" and "+" not in v2.tags["git_commit"]  # a commit that holds its base and data
     assert not git(tiny_workspace, "status", "--porcelain")  # every record the demo wrote is committed
+    record = json.loads((tiny_workspace / "reports" / "demo.json").read_text())  # the run's own record, which docs quote
+    assert record["scenario"] == "default" and set(record["phases_s"]) == {"prepare", "train", "summary", "requests", "batch"}
+    assert record["batch"]["status"] == "promoted" and record["batch"]["model_version"] == 2
+    assert {g["name"] for g in record["batch"]["gates"]} >= {"sample", "class_psnr"} and record["peak_rss_mib"]["demo"] > 0

@@ -14,12 +14,9 @@ from components.data import read_manifest
 from flows.cli import app
 from flows.deletion_batch import run_batch
 from flows.params import load_params
-from flows.prepare import prepare
-from flows.train_base import train_base, train_featurenet
-from flows.workspace import git
-from tests.conftest import TINY_PARAMS, write_idx_source, write_params
-from tests.flows.conftest import dvc
 from flows import workspace
+from tests.conftest import TINY_PARAMS, write_idx_source, write_params
+from tests.flows.conftest import train_workspace
 
 pytestmark = pytest.mark.integration
 
@@ -37,15 +34,7 @@ def memorising(tmp_path, prefect_api):
                         "train": {"epochs": 40, "batch_size": 32, "lr": 0.008}, "evaluate": {"min_fid_samples": 5},
                         "unlearn": {"blr": 0.0, "min_steps": 2, "max_steps": 2, "retain_samples": 20},
                         "batch": {"max_forget_fraction": 0.9}})  # the copies are most of this tiny set
-    ws = workspace.resolve(root)
-    params = load_params(ws.params_file)
-    prepare(ws, params)
-    train_featurenet(ws, params)
-    train_base(ws, params)
-    dvc(ws.root, "commit", "--force", "train_featurenet", "train_base")
-    git(ws.root, "add", "-A")
-    workspace.commit(ws.root, "base")
-    return ws
+    return train_workspace(root)
 
 
 def test_a_model_that_still_remembers_a_subject_goes_to_review_with_the_verdict_everywhere(memorising):

@@ -42,6 +42,12 @@ def test_load_params_rejects_unknown_keys_sections_and_bad_values(tmp_path):
     path.write_text("unlearn:\n  max_retain_drift: 0.1\n")  # an older workspace: the message names the new key
     with pytest.raises(WorkspaceError, match="unlearn.max_retain_drift is now unlearn.max_retain_drop_pct"):
         load_params(path)
+    path.write_text("gates:\n  class_accuracy_slack: 0.05\n")  # a dropped gate: the message says why and what to do
+    with pytest.raises(WorkspaceError, match="gates.class_accuracy_slack was removed: .* delete the line"):
+        load_params(path)
+    path.write_text("gates:\n  on_inconclusive: ignore\n")
+    with pytest.raises(WorkspaceError, match="on_inconclusive must be one of"):
+        load_params(path)
     path.write_text("trian:\n  epochs: 3\n")
     with pytest.raises(WorkspaceError, match="unknown section"):
         load_params(path)

@@ -68,3 +68,19 @@ def test_materialise_leaves_the_old_data_untouched_when_it_fails(tmp_path, idx_s
         materialise(raw, DataConfig(train_per_class=1, test_per_class=1), tmp_path / "data")
     assert tree_digest(tmp_path / "data") == before
     assert not list(tmp_path.glob(".data-*"))  # no staging debris
+
+
+def test_duplicated_subjects_recur_as_copies_of_their_training_images(tmp_path, idx_source):
+    cfg = DataConfig(train_per_class=0, test_per_class=0, samples_per_subject=3, duplicate_subjects=2, duplicate_copies=4)
+    materialise(load_source(idx_source), cfg, tmp_path / "data")
+    samples = read_manifest(tmp_path / "data")
+    copies = [s for s in samples if "-copy" in s.sample_id]
+    originals = {s.sample_id: s for s in samples if "-copy" not in s.sample_id}
+    chosen = sorted({s.subject_id for s in originals.values()})[:2]
+    trained = [s for s in originals.values() if s.subject_id in chosen and s.split == "train"]
+    assert len(copies) == 4 * len(trained) > 0 and len(originals) == 80  # the original data is unchanged
+    for copy in copies:
+        original = originals[copy.sample_id.rsplit("-copy", 1)[0]]
+        assert (copy.subject_id, copy.split, copy.label, copy.sha256) == (original.subject_id, "train", original.label, original.sha256)
+        assert is_safe_id(copy.sample_id)
+
