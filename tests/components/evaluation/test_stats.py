@@ -1,4 +1,5 @@
 import pytest
+import math
 import torch
 
 from components.evaluation.stats import difference_ci, images_for_accuracy, mean_ci, proportion_ci
@@ -30,3 +31,21 @@ def test_wilson_interval_matches_textbook_values_and_stays_in_0_1():
     assert proportion_ci(10, 10).high <= 1.0 and proportion_ci(0, 10).low >= 0.0
     with pytest.raises(ValueError):
         proportion_ci(11, 10)
+
+
+def test_an_estimate_round_trips_through_its_stored_interval():
+    from dataclasses import asdict
+
+    from components.evaluation.stats import estimate_from_interval, mean_estimate
+
+    estimate = mean_estimate(torch.arange(20.0))
+    again = estimate_from_interval(asdict(estimate.interval()))
+    assert again.n == 20 and abs(again.se - estimate.se) < 1e-9 and abs(again.interval(0.9).high - estimate.interval(0.9).high) < 1e-9
+
+
+def test_the_pooled_difference_of_one_value_borrows_the_spread_of_the_other_sample():
+    from components.evaluation.stats import pooled_difference
+
+    one = pooled_difference(torch.tensor([3.0]), torch.arange(10.0))
+    assert one.n == 1 and one.dof == 9 and math.isfinite(one.se)
+    assert not math.isfinite(pooled_difference(torch.tensor([1.0]), torch.tensor([2.0])).se)  # nothing known about the spread
