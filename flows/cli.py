@@ -105,6 +105,19 @@ def train(workspace: WorkspaceOpt = None,
 
 
 @command()
+def relocate(workspace: WorkspaceOpt = None) -> None:
+    """Re-root a copied or moved workspace's MLflow artifact locations to itself.  Example: forgetflow -w /tmp/copy relocate"""
+    from components.locations import relocate as rewrite_locations
+
+    ws = workspaces.resolve(workspace)
+    roots, changed = rewrite_locations(ws.root)
+    if not roots:
+        console.print(f"{ws.root}: every artifact location is inside the workspace already; nothing to do")
+        return
+    console.print(f"re-rooted {changed} artifact location(s) from {', '.join(roots)} to {ws.root / 'mlruns' / 'artifacts'}")
+
+
+@command()
 def status(workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Data version, champion and its metrics, the queue, deadlines, the schedule.  Example: forgetflow status --json"""
     ws, params = _open(workspace)

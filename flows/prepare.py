@@ -21,8 +21,10 @@ class PrepareResult:
 
 
 def data_stamp(params: Params, source: Path | None) -> dict:
-    """What determines data/'s content; kept in data.dvc's `meta` to tell when it is stale."""
-    return {**asdict(params.data), "source": str(source) if source else "debian:dataset-fashion-mnist"}
+    """What determines data/'s content; kept in data.dvc's `meta` to tell when it is stale. The
+    duplicate keys only when set: data prepared before they existed is not stale for want of them."""
+    values = {k: v for k, v in asdict(params.data).items() if not (k.startswith("duplicate_") and v == 0)}
+    return {**values, "source": str(source) if source else "debian:dataset-fashion-mnist"}
 
 
 def prepare(ws: Workspace, params: Params, source: Path | None = None, force: bool = False) -> PrepareResult:

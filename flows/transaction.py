@@ -24,6 +24,7 @@ from pathlib import Path
 from components import ledger as ledgers
 from components import registry
 from components.errors import BadInputError, ForgetflowError, RegistryError
+from components.locations import require_own_store
 from components.ledger import lineage as index
 from flows import batch_steps as steps
 from flows import data_commit
@@ -58,6 +59,7 @@ def batch_lock(ws: Workspace, wait: float = 0.0) -> Iterator[None]:
 def run(ws: Workspace, params: Params, flow: Callable[[Path, str], str], method: str | None = None,
         max_requests: int | None = None) -> BatchOutcome:
     """Begin (or resume) a batch, run `flow` on it, then commit or roll back."""
+    require_own_store(ws.root)  # a copied workspace must not claim, resume or touch anything before `relocate`
     with batch_lock(ws), ledgers.Ledger(ws.ledger_path) as book:
         batch = book.running_batch()
         if batch is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 
-from components.locations import tracking_uri
+from components.locations import require_own_store, tracking_uri
 
 OFFLINE_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 
@@ -23,6 +23,8 @@ def connect(workspace: Path, experiment: str) -> MlflowClient:
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
     user_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not user_uri:
+        require_own_store(workspace)
     uri = tracking_uri(workspace)
     exported = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
@@ -38,3 +40,4 @@ def connect(workspace: Path, experiment: str) -> MlflowClient:
         client.create_experiment(experiment, artifact_location=None if user_uri else artifacts.resolve().as_uri())
     mlflow.set_experiment(experiment)
     return client
+

@@ -1,5 +1,6 @@
-import pytest
 import math
+
+import pytest
 import torch
 
 from components.evaluation.stats import difference_ci, images_for_accuracy, mean_ci, proportion_ci
