@@ -7,7 +7,8 @@
   `MEMORISE["duplicate_copies"]` extra times, as duplicates do in scraped data, and one request asks
   to forget all of those subjects (~22 distinct images: one subject's ~5 are too few for the gate to
   show `forgotten`, see README "Evidence"): the base remembers them (the sample gate's
-  `remembered`), and the unlearned model should not (benchmarks/results/*-verdicts-memorise.md).
+  `remembered`); an unlearned model should not, and the gate holds back one that still does
+  (benchmarks/results/2026-12-04-verdicts-memorise.md: encoder-noise with the shipped recipe does).
 """
 
 from __future__ import annotations
