@@ -24,7 +24,7 @@ def digest(root) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_a_copy_is_refused_until_relocated_then_forgets_without_touching_the_original(trained, tmp_path):
+def test_a_copy_is_refused_until_relocated_then_forgets_without_touching_the_original(trained, tmp_path, own_prefect_env):
     original = trained
     copy = workspace.resolve(shutil.copytree(original.root, tmp_path / "copy", symlinks=True))  # as `cp -a` does
     before = digest(original.root)

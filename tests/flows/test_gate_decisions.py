@@ -37,7 +37,7 @@ def memorising(tmp_path, prefect_api):
     return train_workspace(root)
 
 
-def test_a_model_that_still_remembers_a_subject_goes_to_review_with_the_verdict_everywhere(memorising):
+def test_a_model_that_still_remembers_a_subject_goes_to_review_with_the_verdict_everywhere(memorising, own_prefect_env):
     ws = memorising
     manifest = read_manifest(ws.data_dir)
     subject = min(s.subject_id for s in manifest)
