@@ -358,7 +358,7 @@ def register(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
         registered = registry.log_and_register(record, name)
         digest = batch.details["unlearn"]["weights_sha256"]
         files = [str(p) for p in data_commit.unlearned_paths(digest)] + [str(checkpoint_path.relative_to(ws.root))]
-        lineage.index_unlearned(ws, name, registered.version, batch.parent_version, batch_id, registered.run_id, digest, files)
+        lineage.index_unlearned(ws, client, name, registered.version, batch.parent_version, batch_id, registered.run_id, digest, files)
         ledger.update_batch(batch_id, model_version=registered.version)
     return registered.version
 

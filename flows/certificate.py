@@ -76,6 +76,8 @@ def build(ws: Workspace, params: Params, batch_id: str) -> dict:
         "git": {"tag": tag if tagged else None, "commit": tagged},
         "timings_s": batch.details.get("timings", {}),
         "files_sha256": cited,
+        # the batch's newest event on the ledger's hash chain: its hash commits to the whole history up to it
+        "ledger_head": f"{trail[-1]['seq']}:{trail[-1]['hash']}" if trail and trail[-1].get("hash") else None,
     }
 
 
@@ -91,7 +93,8 @@ def write(cert: dict, out: Path) -> Path:
 
 
 def verify(ws: Workspace, path: Path) -> list[str]:
-    """Every cited hash against the workspace now; returns the mismatches (empty = verified)."""
+    """Every cited hash against the workspace now, and the cited ledger head against the ledger's
+    hash chain; returns the mismatches (empty = verified)."""
     try:
         cert = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -100,7 +103,8 @@ def verify(ws: Workspace, path: Path) -> list[str]:
         raise BadInputError(f"{path}: not a forgetflow deletion certificate (format {FORMAT})")
     with ledgers.Ledger(ws.ledger_path) as book:
         purged = {f: a.purged_by for a in index.artifacts(book).values() if a.purged_by for f in a.files}
-    problems = []
+        unanchored = book.anchored(cert["ledger_head"]) if cert.get("ledger_head") else None
+    problems = [f"ledger: {unanchored}"] if unanchored else []
     for cited, expected in sorted(cert.get("files_sha256", {}).items()):
         if cited.startswith("git:"):
             content = _git_bytes(ws, cited.removeprefix("git:"))
@@ -147,7 +151,8 @@ td,th{{border:1px solid #999;padding:.2em .5em;text-align:left}}code{{font-size:
     ("aliases before", m['aliases_before']), ("aliases after", m['aliases_after']), ("git tag", cert['git']['tag']), ("git commit", cert['git']['commit'])])}</table>
 <h2>Gates</h2><ul>{gates or '<li>no evaluation recorded</li>'}</ul>
 <h2>Purge</h2><ul>{purge}</ul>
-<h2>Cited files</h2><p>Verify with <code>forgetflow certificate --verify CERT.json</code>.</p>
+<h2>Cited files</h2><p>Ledger head (event:sha256): <code>{e(str(cert.get('ledger_head')))}</code>.
+Verify with <code>forgetflow certificate --verify CERT.json</code>.</p>
 <table><tr><th>file</th><th>sha256</th></tr>{files}</table></body></html>
 """
 

@@ -479,6 +479,10 @@ def _print_summary(ws: workspaces.Workspace, params) -> None:
         table.add_row("champion", "none: run `forgetflow demo` or `dvc repro`")
     else:
         table.add_row("champion", f"{info['model']} v{champion['version']}  (models:/{info['model']}@champion)")
+        bad = {a: state for a, state in info["weights"].items() if state not in ("ok", "unchecked")}
+        table.add_row("  weights", ", ".join(f"[bold red]{a}: {state}[/]" for a, state in bad.items())
+                      + ("  (forgetflow audit; rollback or retrain)" if bad else "")
+                      or f"champion: {info['weights'].get('champion', 'unchecked')}")
         for key in ("stage", "data_dvc_md5", "git_commit"):
             table.add_row(f"  {key}", champion.get(key) or "-")
     metrics = info["base_metrics"]
@@ -644,15 +648,23 @@ def reject(batch_id: Annotated[str, typer.Argument(help="A needs_review batch.")
 
 
 @command()
-def audit(workspace: WorkspaceOpt = None) -> None:
-    """Re-hash every file of data/ and check DVC's status (batches check only their own files).  Example: forgetflow audit"""
-    from flows.batch_steps import audit as run_audit
+def audit(workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Re-hash data/, verify the ledger's hash chain, read the weights behind every alias.  Example: forgetflow audit"""
+    from dataclasses import asdict
 
-    ws = workspaces.resolve(workspace)
-    report = run_audit(ws)
-    if not report.success:
-        raise ForgetflowError(f"data audit failed: {report.summary()}")
-    console.print(f"data/ audit passed: {report.summary()}")
+    from flows.audit import run as run_audit
+
+    ws, params = _open(workspace)
+    findings = run_audit(ws, params)
+    if as_json:
+        console.print_json(json.dumps([asdict(f) for f in findings]))
+    else:
+        for f in findings:
+            console.print(f"{'[green]ok[/]    ' if f.ok else '[bold red]FAILED[/]'} {f.part}: {f.detail}", highlight=False,
+                          soft_wrap=True)
+    failed = [f.part for f in findings if not f.ok]
+    if failed:
+        raise ForgetflowError(f"audit failed: {', '.join(failed)}")
 
 
 @command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from flows.workspace import Workspace, commit, git
 
 FORGOTTEN_COLUMNS = ("sample_id", "request_id", "batch_id")
 UNLEARNED_DIR = Path("models") / "unlearned"
+CACHE_LISTING, PARTIAL = "cache_before.txt", "backup.partial"
 POINTERS = ("data.dvc", "forgotten.csv", "models/unlearned.dvc", "models/.gitignore", ".gitignore",
             f"data/{data.MANIFEST_NAME}")
 
@@ -48,7 +50,7 @@ def commit_data(ws: Workspace, batch_id: str, removed: list[str], tombstones: li
     _back_up(ws, scratch / "backup")
     digest = json.loads(checkpoint.with_suffix(".json").read_text())["weights_sha256"]
     copies = [(checkpoint, ws.root / unlearned_paths(digest)[0]), (checkpoint.with_suffix(".json"), ws.root / unlearned_paths(digest)[1])]
-    (scratch / "copied.txt").write_text("".join(f"{target}\n" for _, target in copies))  # journal first: undo removes them
+    _write_whole(scratch / "copied.txt", "".join(f"{target}\n" for _, target in copies))  # journal first: undo removes them
     for source, target in copies:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
@@ -79,7 +81,6 @@ def finalize(ws: Workspace, batch_id: str) -> None:
     shutil.rmtree(scratch / "trash", ignore_errors=True)
     shutil.rmtree(scratch / "backup", ignore_errors=True)
     (scratch / "copied.txt").unlink(missing_ok=True)
-    (scratch / "cache_before.txt").unlink(missing_ok=True)
 
 
 def undo(ws: Workspace, batch_id: str) -> None:
@@ -116,13 +117,16 @@ def undo(ws: Workspace, batch_id: str) -> None:
                 target.unlink(missing_ok=True)
         for name in POINTERS:  # one at a time: a pathspec git does not know must not stop the others
             git(ws.root, "reset", "-q", "--", name)
+        # objects the undone `dvc add` cached (new listings, the checkpoint) go; journals written before
+        # the listing moved into the backup kept it beside it
+        listing = next((p for p in (backup / CACHE_LISTING, scratch / CACHE_LISTING) if p.is_file()), None)
+        if listing is not None:
+            for rel in _cache_files(ws) - set(listing.read_text().split()):
+                (ws.root / ".dvc" / "cache" / rel).unlink()
+            listing.unlink()
         shutil.rmtree(backup)
-    listing = scratch / "cache_before.txt"
-    if listing.is_file():  # objects the undone `dvc add` cached (new listings, the checkpoint) go too
-        before = set(listing.read_text().split())
-        for rel in _cache_files(ws) - before:
-            (ws.root / ".dvc" / "cache" / rel).unlink()
-        listing.unlink()
+    shutil.rmtree(backup.with_name(PARTIAL), ignore_errors=True)
+    (scratch / "copied.txt.partial").unlink(missing_ok=True)
 
 
 def read_forgotten(path: Path) -> set[str]:
@@ -138,17 +142,29 @@ def _cache_files(ws: Workspace) -> set[str]:
 
 
 def _back_up(ws: Workspace, backup: Path) -> None:
+    """The pointers and the DVC cache listing as they were, written whole or not at all: built
+    aside and renamed into place, so a crash or a full disk mid-way never leaves a partial backup
+    that `undo` would trust (a short cache listing would make it delete objects older versions need)."""
     if backup.is_dir():  # a resumed commit keeps the first, pre-batch backup
         return
-    backup.mkdir(parents=True)
-    (backup.parent / "cache_before.txt").write_text("".join(f"{p}\n" for p in sorted(_cache_files(ws))))
+    staging = backup.with_name(PARTIAL)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    (staging / CACHE_LISTING).write_text("".join(f"{p}\n" for p in sorted(_cache_files(ws))))
     for name in POINTERS:
-        target = backup / name
+        target = staging / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if (ws.root / name).exists():
             shutil.copy2(ws.root / name, target)
         else:
-            (backup / f"{name}.absent").touch()
+            (staging / f"{name}.absent").touch()
+    os.replace(staging, backup)
+
+
+def _write_whole(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def _append_forgotten(path: Path, tombstones: list[tuple[str, str]], batch_id: str) -> None:

@@ -36,12 +36,15 @@ def index_training_set(ws: Workspace, book: ledgers.Ledger) -> str:
     return set_id
 
 
-def index_base(ws: Workspace, model_name: str, version: int, run_id: str, weights_sha: str, files: list[str]) -> None:
+def index_base(ws: Workspace, client, model_name: str, version: int, run_id: str, weights_sha: str, files: list[str]) -> None:
+    from components import registry
+
     with ledgers.Ledger(ws.ledger_path) as book:
         set_id = index_training_set(ws, book)
         lineage.record_artifact(book, lineage.Artifact(lineage.version_id(model_name, version), "model_version", set_id,
                                                        model_name, version, data_md5=ws.data_version(),
-                                                       weights_sha256=weights_sha, files=files, run_id=run_id))
+                                                       weights_sha256=weights_sha, files=files, run_id=run_id,
+                                                       weights_path=registry.stored_file(client, model_name, version, ws.root)))
 
 
 def index_featurenet(ws: Workspace, weights_sha: str, files: list[str]) -> None:
@@ -55,9 +58,12 @@ def featurenet_id(weights_sha: str) -> str:
     return f"featurenet/{weights_sha[:16]}"
 
 
-def index_unlearned(ws: Workspace, model_name: str, version: int, parent: int, batch_id: str, run_id: str,
+def index_unlearned(ws: Workspace, client, model_name: str, version: int, parent: int, batch_id: str, run_id: str,
                     weights_sha: str, files: list[str]) -> None:
     """An unlearned version inherits its parent's training set; its batch is on its lineage."""
+    from components import registry
+
+    weights_path = registry.stored_file(client, model_name, version, ws.root)
     with ledgers.Ledger(ws.ledger_path) as book:
         parent_id = lineage.version_id(model_name, parent)
         index = lineage.artifacts(book)
@@ -65,7 +71,7 @@ def index_unlearned(ws: Workspace, model_name: str, version: int, parent: int, b
             raise RegistryError(f"lineage index has no {parent_id}: run `forgetflow reindex`")
         lineage.record_artifact(book, lineage.Artifact(
             lineage.version_id(model_name, version), "model_version", index[parent_id].set_id, model_name, version,
-            parent_id, batch_id, index[parent_id].data_md5, weights_sha, files, run_id))
+            parent_id, batch_id, index[parent_id].data_md5, weights_sha, files, run_id, weights_path=weights_path))
 
 
 def sync_aliases(ws: Workspace, client, model_name: str) -> dict[str, int]:
@@ -114,6 +120,7 @@ def reindex(ws: Workspace, client, model_names: list[str]) -> int:
         versions = registry.versions(client, name)
         for mv in versions:
             tags = mv.tags
+            weights_path = None if tags.get("purged_by") else registry.stored_file(client, name, int(mv.version), ws.root)
             with ledgers.Ledger(ws.ledger_path) as book:
                 if tags.get("stage") == "unlearned":
                     index = lineage.artifacts(book)
@@ -122,7 +129,7 @@ def reindex(ws: Workspace, client, model_names: list[str]) -> int:
                     artifact = lineage.Artifact(lineage.version_id(name, int(mv.version)), "model_version", set_id, name,
                                                 int(mv.version), parent, tags.get("deletion_batch_id"),
                                                 tags.get("data_dvc_md5_before"), tags.get("weights_sha256"), [], mv.run_id,
-                                                tags.get("purged_by"))
+                                                tags.get("purged_by"), weights_path=weights_path)
                 else:
                     md5 = tags.get("data_dvc_md5", "none")
                     set_id = lineage.training_set_id(md5)
@@ -130,7 +137,7 @@ def reindex(ws: Workspace, client, model_names: list[str]) -> int:
                         lineage.record_samples(book, set_id, manifest_at(ws, md5))
                     artifact = lineage.Artifact(lineage.version_id(name, int(mv.version)), "model_version", set_id, name,
                                                 int(mv.version), data_md5=md5, weights_sha256=tags.get("weights_sha256"),
-                                                run_id=mv.run_id, purged_by=tags.get("purged_by"))
+                                                run_id=mv.run_id, purged_by=tags.get("purged_by"), weights_path=weights_path)
                 lineage.record_artifact(book, artifact)
             count += 1
         sync_aliases(ws, client, name)

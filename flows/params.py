@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from components.data.materialise import DataConfig
-from components.errors import WorkspaceError
+from components.errors import BadInputError, WorkspaceError
 from components.evaluation.gates import GateConfig
 from components.ledger.policy import ScheduleConfig
 from components.models.configs import ConvAEConfig, FitConfig, MAEConfig
@@ -89,16 +89,25 @@ REMOVED = {("gates", "class_accuracy_slack"): "the recognisability gate could no
                                               "recognisability is reported, not gated: delete the line"}
 
 
+class ParamsError(WorkspaceError, BadInputError):
+    """params.yaml cannot be run as written: one line naming the key and why (bad input: exit 2)."""
+
+
 def load_params(path: Path) -> Params:
     if not path.is_file():
         raise WorkspaceError(f"{path} not found: is this a forgetflow workspace? (`forgetflow init DIR`)")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise WorkspaceError(f"{path}: invalid YAML ({exc})") from exc
+        raise ParamsError(f"{path}: invalid YAML ({' '.join(str(exc).split())})") from exc
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected sections ({', '.join(_SECTIONS)}), found a {type(raw).__name__}")
     unknown = set(raw) - set(_SECTIONS)
     if unknown:
-        raise WorkspaceError(f"{path}: unknown section(s) {sorted(unknown)}; expected {sorted(_SECTIONS)}")
+        raise ParamsError(f"{path}: unknown section(s) {sorted(map(str, unknown))}; expected {sorted(_SECTIONS)}")
+    bad = [name for name in _SECTIONS if not isinstance(raw.get(name) or {}, dict)]
+    if bad:
+        raise ParamsError(f"{path}: section {bad[0]!r} must be a mapping of keys to values, not {type(raw[bad[0]]).__name__}")
     return Params(**{name: _section(path, name, cls, raw.get(name) or {}) for name, cls in _SECTIONS.items()})
 
 
@@ -109,16 +118,21 @@ def _section(path: Path, name: str, cls: type, values: dict[str, Any]):
         hints = "".join(f"; {name}.{k} is now {name}.{RENAMED[name, k]} (see flows/templates/params.yaml)"
                         for k in sorted(unknown) if (name, k) in RENAMED)
         hints += "".join(f"; {name}.{k} was removed: {REMOVED[name, k]}" for k in sorted(unknown) if (name, k) in REMOVED)
-        raise WorkspaceError(f"{path}: unknown key(s) {sorted(unknown)} in section {name!r}{hints}")
+        raise ParamsError(f"{path}: unknown key(s) {sorted(map(str, unknown))} in section {name!r}{hints}")
     defaults = cls()
     for key, value in values.items():
         expected = type(getattr(defaults, key))
         if not _is_a(value, expected):
-            raise WorkspaceError(f"{path}: {name}.{key} must be {expected.__name__}, not {type(value).__name__} ({value!r})")
+            raise ParamsError(f"{path}: {name}.{key} must be {expected.__name__}, not {type(value).__name__} ({_brief(value)})")
     try:
         return cls(**{k: float(v) if isinstance(getattr(defaults, k), float) else v for k, v in values.items()})
     except (TypeError, ValueError) as exc:
-        raise WorkspaceError(f"{path}: bad value in section {name!r}: {exc}") from exc
+        raise ParamsError(f"{path}: bad value in section {name!r}: {' '.join(str(exc).split())}") from exc
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _is_a(value: Any, expected: type) -> bool:

@@ -7,6 +7,7 @@ makes (flows/lineage.py `sync_aliases`); `forgetflow reindex` rebuilds the mirro
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -26,6 +27,7 @@ def summary(ws: Workspace, params: Params, at: datetime | None = None) -> dict[s
         review = [b.id for b in book.batches() if b.status == "needs_review"]
         by_alias = lineage.model_aliases(book, name)
         tags = lineage.version_tags(book, name)
+        artifacts = lineage.artifacts(book)
     champion = by_alias.get("champion")
     decision = policy.decide(requests, params.schedule, at)
     states = [policy.deadline_state(r, at, params.schedule.deadline_margin_days) for r in requests]
@@ -38,6 +40,7 @@ def summary(ws: Workspace, params: Params, at: datetime | None = None) -> dict[s
         "champion": None if champion is None else {
             "version": champion, **{k: tags.get(champion, {}).get(k) for k in ("stage", "data_dvc_md5", "git_commit",
                                                                                "deletion_batch_id")}},
+        "weights": {alias: weights_state(ws, artifacts.get(lineage.version_id(name, v))) for alias, v in by_alias.items()},
         "base_metrics": json.loads(metrics_file.read_text()) if metrics_file.is_file() else None,
         "requests": {
             "pending": sum(r.status == "pending" for r in requests),
@@ -53,6 +56,21 @@ def summary(ws: Workspace, params: Params, at: datetime | None = None) -> dict[s
         "schedule": service_state.describe(ws, at),
         "next_run_would": {"run": decision.run, "reason": decision.reason},
     }
+
+
+def weights_state(ws: Workspace, artifact: lineage.Artifact | None) -> str:
+    """ok | missing | corrupt | purged | unchecked: the weights file behind an alias, hashed against
+    the sha256 registered with it. `unchecked` when the index does not know the file (a tracking
+    server's store, or a ledger from before the check: `forgetflow reindex`); `forgetflow audit`
+    reads every alias's weights through MLflow itself."""
+    if artifact is None or artifact.purged_by:
+        return "purged" if artifact else "missing"
+    if not artifact.weights_path or not artifact.weights_sha256:
+        return "unchecked"
+    path = ws.root / artifact.weights_path
+    if not path.is_file():
+        return "missing"
+    return "ok" if hashlib.sha256(path.read_bytes()).hexdigest() == artifact.weights_sha256 else "corrupt"
 
 
 def _brief(request: ledgers.Request | None, stamp: str) -> dict[str, str] | None:

@@ -99,8 +99,9 @@ def train_base(ws: Workspace, params: Params, family: str = "mae") -> registry.R
     grid = save_base_grid(model, x_test, y_test, params, ws.reports_dir / f"{spec.stem}_grid.png")
     version = _register_base(ws, params, spec, asdict(model.config), result, metrics, [grid, metrics_file], weights_sha)
     files = [f"models/{spec.stem}.pt", f"models/{spec.stem}.json", f"reports/{spec.stem}_grid.png"]
-    lineage.index_base(ws, version.name, version.version, version.run_id, weights_sha, files)
-    lineage.sync_aliases(ws, registry.connect(ws.root, params.registry.experiment), version.name)
+    client = registry.connect(ws.root, params.registry.experiment)
+    lineage.index_base(ws, client, version.name, version.version, version.run_id, weights_sha, files)
+    lineage.sync_aliases(ws, client, version.name)
     return version
 
 

@@ -107,9 +107,14 @@ def _outcome(ws: Workspace, batch: ledgers.Batch, error: str | None = None) -> B
 
 
 def _begin(ws: Workspace, params: Params, book: ledgers.Ledger, method: str, max_requests: int) -> ledgers.Batch | None:
+    from flows.audit import require_servable_parent
+
+    if not book.requests("pending"):
+        return None
+    client = registry.connect(ws.root, params.registry.experiment)
+    require_servable_parent(ws, params, client)
     batch = book.open_batch(method, max_requests)
     if batch is not None:
-        client = registry.connect(ws.root, params.registry.experiment)
         book.update_batch(batch.id, details={"aliases_before": registry.aliases(client, params.registry.model_name)})
     return batch
 

@@ -83,6 +83,9 @@ def file_request(ledger: Ledger, samples: list[Sample], kind: str, selector: lis
     new = [s for s in sample_ids if s not in forgotten and s not in open_ids]
     gone = tuple(sorted({forgotten[s] for s in sample_ids if s in forgotten}))
     if new:
-        return IntakeResult(ledger.add_request(kind, sorted(set(selector)), new, reason, deadline_days), True, gone)
+        request = ledger.add_request(kind, sorted(set(selector)), new, reason, deadline_days)
+        if request is not None:
+            return IntakeResult(request, True, gone)
+        open_ids = ledger.open_sample_ids()  # another process filed them between our read and our write
     pending = [open_ids[s] for s in sample_ids if s in open_ids]
     return IntakeResult(ledger.request(pending[0]) if pending else None, False, gone)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from components.data.manifest import Sample
 from components.errors import RegistryError
+from components.ledger.chain import append as append_event
 
 if TYPE_CHECKING:
     from components.ledger.store import Ledger
@@ -36,7 +37,7 @@ CREATE INDEX IF NOT EXISTS training_sets_set ON training_sets (set_id);
 CREATE TABLE IF NOT EXISTS artifacts (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, model_name TEXT, version INTEGER, parent_id TEXT, batch_id TEXT,
     set_id TEXT NOT NULL, data_md5 TEXT, weights_sha256 TEXT, files TEXT NOT NULL DEFAULT '[]', run_id TEXT,
-    purged_by TEXT, created_at TEXT NOT NULL, purge_pending TEXT);
+    purged_by TEXT, created_at TEXT NOT NULL, purge_pending TEXT, weights_path TEXT);
 CREATE TABLE IF NOT EXISTS aliases (
     model_name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (model_name, alias));
 CREATE TABLE IF NOT EXISTS version_tags (
@@ -64,6 +65,7 @@ class Artifact:
     run_id: str | None = None
     purged_by: str | None = None
     purge_pending: str | None = None  # purged, but a store we do not own must still collect it (what to run there)
+    weights_path: str | None = None  # the served weights file in the workspace's own registry store (None: remote/unknown)
 
 
 @dataclass(frozen=True)
@@ -131,13 +133,13 @@ def record_artifact(ledger: Ledger, artifact: Artifact) -> None:
 
     with ledger.transaction() as db:
         db.execute("INSERT OR REPLACE INTO artifacts (id, kind, model_name, version, parent_id, batch_id, set_id, data_md5, "
-                   "weights_sha256, files, run_id, purged_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   "weights_sha256, files, run_id, purged_by, created_at, weights_path) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (artifact.id, artifact.kind, artifact.model_name, artifact.version, artifact.parent_id, artifact.batch_id,
                     artifact.set_id, artifact.data_md5, artifact.weights_sha256, json.dumps(artifact.files), artifact.run_id,
-                    artifact.purged_by, now()))
-        db.execute("INSERT INTO events (at, entity, entity_id, event, detail) VALUES (?, 'artifact', ?, 'indexed', ?)",
-                   (now(), artifact.id, json.dumps({"kind": artifact.kind, "set_id": artifact.set_id,
-                                                    "batch_id": artifact.batch_id}, sort_keys=True)))
+                    artifact.purged_by, now(), artifact.weights_path))
+        append_event(db, "artifact", artifact.id, "indexed", now(),
+                     {"kind": artifact.kind, "set_id": artifact.set_id, "batch_id": artifact.batch_id})
 
 
 def forget_artifact(ledger: Ledger, artifact_id: str) -> None:
@@ -272,8 +274,7 @@ def record_purge(ledger: Ledger, batch_ids: list[str], summary: dict) -> None:
         db.execute("INSERT INTO purges (batch_ids, at, summary) VALUES (?, ?, ?)",
                    (json.dumps(batch_ids), now(), json.dumps(summary, sort_keys=True)))
         for batch_id in batch_ids:
-            db.execute("INSERT INTO events (at, entity, entity_id, event, detail) VALUES (?, 'batch', ?, 'purged', ?)",
-                       (now(), batch_id, json.dumps(summary, sort_keys=True)))
+            append_event(db, "batch", batch_id, "purged", now(), summary)
 
 
 def purges(ledger: Ledger) -> list[dict]:
@@ -284,7 +285,7 @@ def purges(ledger: Ledger) -> list[dict]:
 def _artifact(row) -> Artifact:
     return Artifact(row["id"], row["kind"], row["set_id"], row["model_name"], row["version"], row["parent_id"], row["batch_id"],
                     row["data_md5"], row["weights_sha256"], json.loads(row["files"]), row["run_id"], row["purged_by"],
-                    row["purge_pending"])
+                    row["purge_pending"], row["weights_path"])
 
 
 def catalogue(ledger: Ledger, sample_ids: Iterable[str] | None = None) -> list[Sample]:

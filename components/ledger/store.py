@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import ForgetflowError
+from components.ledger import chain
 from components.ledger.lineage import SCHEMA as LINEAGE_SCHEMA
 
 REQUEST_STATES = ("pending", "processing", "done", "rejected", "failed")
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS tombstones (
 CREATE INDEX IF NOT EXISTS tombstones_batch ON tombstones (batch_id);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, entity TEXT NOT NULL, entity_id TEXT NOT NULL,
-    event TEXT NOT NULL, detail TEXT NOT NULL);
+    event TEXT NOT NULL, detail TEXT NOT NULL, hash TEXT);
 CREATE INDEX IF NOT EXISTS events_entity ON events (entity_id);
 """
 
@@ -101,10 +102,20 @@ class Ledger:
 
     def _migrate(self) -> None:
         """Ledgers written before due dates existed get the column, and the default deadline; before
-        server-side purges were tracked, artifacts get `purge_pending` (NULL: nothing pending)."""
-        if "purge_pending" not in {r["name"] for r in self._db.execute("PRAGMA table_info(artifacts)")}:
+        server-side purges were tracked, artifacts get `purge_pending` (NULL: nothing pending) and, before
+        served weights were checked, `weights_path` (NULL: unknown until `forgetflow reindex`); before
+        the hash chain, events get `hash` and the chain starts, covering the earlier events."""
+        if "hash" not in {r["name"] for r in self._db.execute("PRAGMA table_info(events)")}:
             with self.transaction() as db:
-                db.execute("ALTER TABLE artifacts ADD COLUMN purge_pending TEXT")
+                db.execute("ALTER TABLE events ADD COLUMN hash TEXT")
+        if not self._db.execute("SELECT 1 FROM events WHERE entity = 'ledger' AND event = 'chain_started'").fetchone():
+            with self.transaction() as db:
+                chain.start(db, now())
+        artifact_columns = {r["name"] for r in self._db.execute("PRAGMA table_info(artifacts)")}
+        for column in ("purge_pending", "weights_path"):
+            if column not in artifact_columns:
+                with self.transaction() as db:
+                    db.execute(f"ALTER TABLE artifacts ADD COLUMN {column} TEXT")
         columns = {r["name"] for r in self._db.execute("PRAGMA table_info(requests)")}
         if "due_at" in columns:
             return
@@ -143,21 +154,27 @@ class Ledger:
         self._db.execute("COMMIT")
 
     def _event(self, db: sqlite3.Connection, entity: str, entity_id: str, event: str, **detail: Any) -> None:
-        db.execute("INSERT INTO events (at, entity, entity_id, event, detail) VALUES (?, ?, ?, ?, ?)",
-                   (now(), entity, entity_id, event, json.dumps(detail, sort_keys=True)))
+        chain.append(db, entity, entity_id, event, now(), detail)
 
     # --- requests -------------------------------------------------------------------------
     def add_request(self, kind: str, selector: list[str], sample_ids: list[str], reason: str,
-                    deadline_days: float = DEFAULT_DEADLINE_DAYS) -> Request:
+                    deadline_days: float = DEFAULT_DEADLINE_DAYS) -> Request | None:
+        """File the samples not already open in another request or forgotten (None: no sample left).
+        The check and the insert are one write transaction, so requests filed at once by several
+        processes never share a sample."""
         with self.transaction() as db:
+            taken = set(self._open_sample_ids(db)) | {r[0] for r in db.execute("SELECT sample_id FROM tombstones")}
+            new = sorted(set(sample_ids) - taken)
+            if not new:
+                return None
             number = db.execute("SELECT COUNT(*) FROM requests").fetchone()[0] + 1
             request_id = f"req-{number:06d}"
             stamp = now()
             due = after(stamp, deadline_days)
             db.execute("INSERT INTO requests (id, kind, selector, sample_ids, reason, status, created_at, updated_at, due_at) "
                        "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-                       (request_id, kind, json.dumps(selector), json.dumps(sorted(sample_ids)), reason, stamp, stamp, due))
-            self._event(db, "request", request_id, "filed", kind=kind, selector=selector, n_samples=len(sample_ids), due_at=due)
+                       (request_id, kind, json.dumps(selector), json.dumps(new), reason, stamp, stamp, due))
+            self._event(db, "request", request_id, "filed", kind=kind, selector=selector, n_samples=len(new), due_at=due)
         return self.request(request_id)
 
     def request(self, request_id: str) -> Request:
@@ -176,7 +193,11 @@ class Ledger:
 
     def open_sample_ids(self) -> dict[str, str]:
         """sample_id -> request id, for every sample of a pending or processing request."""
-        rows = self._db.execute("SELECT id, sample_ids FROM requests WHERE status IN ('pending', 'processing')")
+        return self._open_sample_ids(self._db)
+
+    @staticmethod
+    def _open_sample_ids(db: sqlite3.Connection) -> dict[str, str]:
+        rows = db.execute("SELECT id, sample_ids FROM requests WHERE status IN ('pending', 'processing')")
         return {sample: row["id"] for row in rows for sample in json.loads(row["sample_ids"])}
 
     def tombstones(self) -> dict[str, str]:
@@ -294,6 +315,16 @@ class Ledger:
         with self.transaction() as db:
             db.execute("UPDATE batches SET status = ?, updated_at = ? WHERE id = ?", (status, now(), batch_id))
             self._event(db, "batch", batch_id, status, note=note)
+
+    def verify_chain(self) -> chain.ChainReport:
+        return chain.verify(self._db)
+
+    def head(self) -> chain.Head | None:
+        """The newest event's place on the chain: what a certificate cites."""
+        return chain.head(self._db)
+
+    def anchored(self, cited: str) -> str | None:
+        return chain.anchored(self._db, cited)
 
     def events(self, entity_id: str | None = None) -> list[dict[str, Any]]:
         """The audit trail, oldest first; for a request, also the events of the batches it was in."""

@@ -96,7 +96,7 @@ def delete_version_and_run(client: MlflowClient, name: str, version: int) -> Non
     """A rolled-back batch leaves nothing: its version, its run and the logged model's files go."""
     mv = client.get_model_version(name, str(version))
     client.delete_model_version(name, str(version))
-    _collect(client, mv.run_id, _logged_model_id(mv.source))
+    _collect(client, mv.run_id, logged_model_id(mv.source))
 
 
 SERVER_GC = "mlflow gc on the tracking server's backend store"
@@ -109,7 +109,7 @@ def purge_weights(client: MlflowClient, name: str, version: int, batch_id: str) 
     mv = client.get_model_version(name, str(version))
     if mv.tags.get("purged_by"):
         return None
-    collected = _collect(client, mv.run_id, _logged_model_id(mv.source))
+    collected = _collect(client, mv.run_id, logged_model_id(mv.source))
     client.set_model_version_tag(name, str(version), "purged_by", batch_id)
     if not collected:
         client.set_model_version_tag(name, str(version), "purge_pending", SERVER_GC)
@@ -125,7 +125,7 @@ def weights_collected(client: MlflowClient, name: str, version: int) -> bool:
     return False
 
 
-def _logged_model_id(source: str | None) -> str | None:
+def logged_model_id(source: str | None) -> str | None:
     """MLflow 3 keeps a version's files with its logged model (`models:/m-…`), not with the run."""
     return source.removeprefix("models:/") if source and source.startswith("models:/m-") else None
 

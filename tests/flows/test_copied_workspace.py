@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from components import registry
 from components.errors import WorkspaceError
-from flows import workspace
+from flows import invariants, workspace
 from flows.cli import app
 from flows.deletion_batch import run_batch
 from flows.params import load_params
@@ -46,3 +46,5 @@ def test_a_copy_is_refused_until_relocated_then_forgets_without_touching_the_ori
     registry.connect(original.root, "forgetflow")  # the original still serves its champion from its own files
     assert registry.load_inpainter("forgetflow-mae", "champion") is not None
     assert "nothing to do" in CliRunner().invoke(app, ["-w", str(copy.root), "relocate"]).output
+    assert invariants.check(copy, params) == []
+    assert invariants.check(original, load_params(original.params_file)) == []  # its weights read back through MLflow

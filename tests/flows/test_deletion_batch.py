@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from components import registry
 from components.data import read_manifest
 from components.errors import ForgetflowError
 from components.ledger import lineage
-from flows import batch_steps
+from flows import batch_steps, invariants
 from flows.cli import app
 from flows.deletion_batch import run_batch
 from flows.transaction import BatchBusyError, batch_lock
@@ -155,6 +156,7 @@ def test_failed_gates_leave_a_challenger_and_a_person_can_promote_it(trained):
     assert after["aliases"] == {"champion": 1, "challenger": 2}
     changed = ("aliases", "versions", "runs", "ledger")  # a challenger is registered; requests wait for review
     assert {k: v for k, v in after.items() if k not in changed} == {k: v for k, v in before.items() if k not in changed}
+    assert invariants.check(ws, params) == []  # requests wait in a needs_review batch: consistent, not lost
 
     from flows.registry_ops import promote_version
     from components.errors import RegistryError
@@ -166,6 +168,7 @@ def test_failed_gates_leave_a_challenger_and_a_person_can_promote_it(trained):
     assert {r.status for r in book.requests()} == {"done"} and book.batch(outcome.batch_id).status == "promoted"
     book.close()
     assert git(ws.root, "tag") == "forget-batch-000001"
+    assert invariants.check(ws, params) == []
 
 
 @pytest.mark.parametrize("step", ["extract", "validate", "unlearn", "evaluate", "register", "promote", "commit_data"])
@@ -191,9 +194,11 @@ def test_a_fault_in_any_step_leaves_everything_as_before(trained, monkeypatch, s
     book = ledgers.Ledger(ws.ledger_path)
     assert all(r.status == "pending" and "injected" in r.error for r in book.requests())
     book.close()
+    assert invariants.check(ws, params) == []
     if step == "commit_data":  # the same requests then go through cleanly
         monkeypatch.setattr(batch_steps, step, real)
         assert run_batch(ws, params).status == "promoted"
+        assert invariants.check(ws, params) == []
 
 
 def corrupt_forget_file(ws):  # the last sample is in the forget set (file_requests): re-hashed by validate
@@ -215,7 +220,7 @@ def test_invalid_data_stops_the_batch_at_validation(trained, damage, caught_by):
     assert outcome.status == "failed" and "DataValidationError" in outcome.error and caught_by in outcome.error
     uri = registry.tracking_uri(ws.root)
     assert len(MlflowClient(uri, uri).search_model_versions(f"name='{MODEL}'")) == 1
-    assert "data audit failed" in CliRunner().invoke(app, ["audit", "-w", str(ws.root)]).output
+    assert "FAILED data/" in CliRunner().invoke(app, ["audit", "-w", str(ws.root)]).output
 
 
 def test_a_file_changed_outside_the_batch_is_never_committed(trained):
@@ -287,6 +292,7 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, cli_env
     uri = registry.tracking_uri(ws.root)
     assert len(MlflowClient(uri, uri).search_model_versions(f"name='{MODEL}'")) == 2
     assert not processes_of(ws.root), "a process started for this workspace outlived its run"
+    assert invariants.check(ws, load_params(ws.params_file)) == []
 
 
 def test_sigkill_after_the_data_commit_finishes_forward_on_the_next_run(trained, cli_env):
@@ -320,6 +326,7 @@ def test_sigkill_after_the_data_commit_finishes_forward_on_the_next_run(trained,
     assert client.get_model_version(MODEL, "1").tags["purged_by"] == "batch-000001"
     assert sorted(p.suffix for p in (ws.root / "models" / "unlearned").iterdir()) == [".json", ".pt"]
     assert not git(ws.root, "status", "--porcelain")
+    assert invariants.check(ws, params) == []
 
 
 def test_a_rejected_review_releases_its_requests_and_drops_the_challenger(trained):
@@ -394,6 +401,13 @@ def test_the_compliance_commands_answer_from_the_ledger(trained, tmp_path):
     evaluation.write_text(evaluation.read_text().replace("true", "false"))
     tampered = cli.invoke(app, ["-w", str(ws.root), "certificate", "--verify", str(cert)])
     assert tampered.exit_code == 1 and "evaluation.json" in tampered.output
+    assert body["ledger_head"].startswith(f"{json.loads(trail.output)[-1]['seq']}:")  # the request's newest event is its batch's
+    db = sqlite3.connect(ws.ledger_path)  # the history rewritten under the certificate: the cited head no longer holds
+    db.execute("UPDATE events SET detail = '{}' WHERE event = 'done'")
+    db.commit()
+    db.close()
+    forged = cli.invoke(app, ["-w", str(ws.root), "certificate", "--verify", str(cert)])
+    assert forged.exit_code == 1 and "ledger: the ledger's chain is broken" in forged.output
 
     assert "nothing to remove" in cli.invoke(app, ["-w", str(ws.root), "purge"]).output
     assert cli.invoke(app, ["-w", str(ws.root), "purge", "batch-000009"]).exit_code == 2

@@ -1,9 +1,12 @@
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from components.errors import WorkspaceError
-from flows.params import load_params
+from flows.params import ParamsError, load_params
 from flows.workspace import dvc_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,3 +78,50 @@ def test_load_params_never_coerces_silently(tmp_path, text, key):
     assert load_params(path).train.lr == 1.0
     with pytest.raises(WorkspaceError, match="not found"):
         load_params(tmp_path / "absent.yaml")
+
+
+YAML_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                           max_leaves=6)
+
+
+@st.composite
+def mutated_params(draw) -> str:
+    """The shipped params.yaml with one thing broken: a value, a key, a section, or the whole text."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    section = draw(st.sampled_from(sorted(params)))
+    how = draw(st.sampled_from(["value", "key", "section", "text"]))
+    if how == "value":
+        params[section][draw(st.sampled_from(sorted(params[section])))] = draw(YAML_VALUES)
+    elif how == "key":
+        params[section][draw(st.text(max_size=12))] = draw(YAML_VALUES)
+    elif how == "section":
+        params[section] = draw(YAML_VALUES)
+    else:
+        return draw(st.text(max_size=200))
+    return yaml.safe_dump(params, allow_unicode=True)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=mutated_params())
+def test_any_params_file_loads_or_is_refused_in_one_line(tmp_path, text):
+    path = tmp_path / "params.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_params(path)
+    except ParamsError as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc)
+
+
+def test_a_broken_params_file_is_bad_input_with_one_line_and_no_write(tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+    from flows.workspace import init
+
+    ws = init(tmp_path / "ws")
+    (ws.root / "params.yaml").write_text("train: [1, 2]\n")
+    before = sorted(p.relative_to(ws.root) for p in ws.root.rglob("*"))
+    result = CliRunner().invoke(app, ["request", "--sample", "fm-train-000001", "-w", str(ws.root)])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "section 'train' must be a mapping" in result.output
+    assert sorted(p.relative_to(ws.root) for p in ws.root.rglob("*")) == before

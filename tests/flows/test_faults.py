@@ -1,0 +1,138 @@
+"""The fault matrix beyond a Python exception: a fault the environment makes (DVC's lock held by
+another process, a full disk) hits a batch; the batch fails cleanly, the invariant checker
+(flows/invariants.py) holds, and the next run forgets the same requests. Exceptions after every
+step and SIGKILLs are in test_deletion_batch.py, which runs the same checker."""
+
+import errno
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components import ledger as ledgers
+from components.locations import relocate
+from flows import batch_steps, invariants
+from flows.deletion_batch import run_batch
+from flows.params import load_params
+from flows.workspace import resolve
+from tests.flows.conftest import file_requests
+
+pytestmark = pytest.mark.integration
+
+HOLD_DVC_LOCK = ("import sys, time\nfrom dvc.repo import Repo\nrepo = Repo(sys.argv[1])\nrepo.lock.lock()\n"
+                 "print('locked', flush=True)\ntime.sleep(600)\n")
+
+
+def statuses(ws) -> set[str]:
+    with ledgers.Ledger(ws.ledger_path) as book:
+        return {r.status for r in book.requests()}
+
+
+def test_dvc_lock_held_by_another_process_fails_the_batch_cleanly_and_the_next_run_recovers(trained):
+    ws, params = trained, load_params(trained.params_file)
+    file_requests(ws)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_DVC_LOCK, str(ws.root)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        outcome = run_batch(ws, params)
+    finally:
+        holder.kill()
+        holder.wait()
+
+    assert outcome.status == "failed" and "lock" in outcome.error.lower()
+    assert invariants.check(ws, params) == [] and statuses(ws) == {"pending"}
+    assert run_batch(ws, params).status == "promoted"
+    assert invariants.check(ws, params) == [] and statuses(ws) == {"done"}
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 MiB tmpfs of the test's own (root only; skipped where mounting is not allowed)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mount)], capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a size-limited filesystem here ({done.stderr.strip() or done.returncode}): "
+                    "the disk-full fault is not exercised")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Write until the filesystem says ENOSPC; the file is what an operator deletes to recover."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as out:
+        for size in (1 << 20, 1 << 12, 1):
+            try:
+                while True:
+                    out.write(b"\0" * size)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+    return filler
+
+
+@pytest.mark.parametrize("step", ["register", "commit_data"])
+def test_a_full_disk_fails_the_batch_and_after_space_is_freed_the_next_run_recovers(trained, small_disk, monkeypatch, step):
+    shutil.copytree(trained.root, small_disk / "ws", symlinks=True)  # the workspace on the small disk (copy + relocate)
+    relocate(small_disk / "ws")
+    ws = resolve(small_disk / "ws")
+    params = load_params(ws.params_file)
+    file_requests(ws)
+    real, filled = getattr(batch_steps, step), []
+
+    def fill_then_run(*args, **kwargs):
+        filled.append(fill(small_disk))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch_steps, step, fill_then_run)
+    try:
+        outcome = run_batch(ws, params)
+    except Exception as exc:  # noqa: BLE001 - the roll-back's own ledger write found no space either:
+        outcome = exc          # the batch stays `running`, and the next run resumes (and undoes) it
+    filled[0].unlink()  # the operator frees space
+    monkeypatch.setattr(batch_steps, step, real)
+
+    assert "full" in str(outcome) or (outcome.status == "failed" and "No space left" in outcome.error), outcome
+    recovered = run_batch(ws, params)
+    assert recovered.status == "promoted", recovered.error
+    assert invariants.check(ws, params) == [] and statuses(ws) == {"done"}
+
+
+def test_the_invariant_checker_catches_each_broken_invariant(trained):
+    """Its positive controls: each damage alone is named, and undoing it makes the checker pass again."""
+    import sqlite3
+
+    from components.ledger import lineage
+
+    ws, params = trained, load_params(trained.params_file)
+    file_requests(ws)
+    with ledgers.Ledger(ws.ledger_path) as book:
+        weights = ws.root / lineage.artifacts(book)[lineage.version_id("forgetflow-mae", 1)].weights_path
+
+    def sql(statement: str) -> None:
+        db = sqlite3.connect(ws.ledger_path)
+        db.execute(statement)
+        db.commit()
+        db.close()
+
+    stray, aside, data_dvc = ws.data_dir / "stray.png", weights.with_name("aside"), ws.data_dvc.read_text()
+    damages = [
+        (lambda: sql("UPDATE aliases SET version = 9"), lambda: sql("UPDATE aliases SET version = 1"), "ledger mirrors aliases"),
+        (lambda: stray.write_bytes(b"x"), stray.unlink, "data/ differs from data.dvc"),
+        (lambda: sql("UPDATE requests SET status = 'processing' WHERE id = 'req-000001'"),
+         lambda: sql("UPDATE requests SET status = 'pending' WHERE id = 'req-000001'"), "req-000001 is processing"),
+        (lambda: weights.rename(aside), lambda: aside.rename(weights), "forgetflow-mae@champion v1: weights missing"),
+        (lambda: ws.data_dvc.write_text(data_dvc + "\n"), lambda: ws.data_dvc.write_text(data_dvc), "uncommitted changes"),
+    ]
+    assert invariants.check(ws, params) == []
+    for damage, repair, named in damages:
+        damage()
+        found = invariants.check(ws, params)
+        assert len(found) == 1 and named in found[0], found
+        repair()
+        assert invariants.check(ws, params) == []
+    sql("UPDATE events SET detail = '{}' WHERE seq = 3")
+    assert [p for p in invariants.check(ws, params) if p.startswith("ledger: event #3")]
