@@ -326,6 +326,10 @@ def register(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
         if existing is not None:
             ledger.update_batch(batch_id, model_version=existing)
             return existing
+        digest = hashlib.sha256(checkpoint_path.read_bytes()).hexdigest()
+        if digest != batch.details["unlearn"]["weights_sha256"]:  # what was evaluated is what gets registered
+            raise CheckpointError(f"{checkpoint_path.name} changed since it was unlearned and evaluated (sha256 {digest[:16]}… "
+                                  f"≠ {batch.details['unlearn']['weights_sha256'][:16]}…); the batch is rolled back and re-run")
         evaluation = json.loads(evaluation_path.read_text())
         extracted = json.loads((ws.batch_dir(batch_id) / "extract.json").read_text())
         metrics = {f"{s}.{m}.{k}": v for s in EVALUATION_SETS if s in evaluation for m in ("original", "unlearned")
@@ -356,7 +360,6 @@ def register(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
                        scratch / "retain_grid.png"],
         )
         registered = registry.log_and_register(record, name)
-        digest = batch.details["unlearn"]["weights_sha256"]
         files = [str(p) for p in data_commit.unlearned_paths(digest)] + [str(checkpoint_path.relative_to(ws.root))]
         lineage.index_unlearned(ws, client, name, registered.version, batch.parent_version, batch_id, registered.run_id, digest, files)
         ledger.update_batch(batch_id, model_version=registered.version)

@@ -1,6 +1,7 @@
 """The real stack for flow tests: a Prefect API for the session, a trained tiny workspace."""
 
 import contextlib
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -8,12 +9,13 @@ import pytest
 
 from components import ledger as ledgers
 from components.data import read_manifest
+from components.locations import relocate
 from flows import workspace
 from flows.params import load_params
 from flows.prepare import prepare
 from flows.train_base import train_base, train_featurenet
 from flows.workspace import git
-from tests.conftest import write_params
+from tests.conftest import TINY_PARAMS, write_params
 
 # Tests of batch mechanics (transactions, lineage, purge, service), not of gate decisions: every margin so
 # wide that every verdict is `forgotten`/pass. Real gate decisions: tests/flows/test_gate_decisions.py.
@@ -42,12 +44,24 @@ def own_prefect_env(monkeypatch):
         monkeypatch.delenv(key)
 
 
+@pytest.fixture(scope="session")
+def trained_template(tmp_path_factory, idx_source) -> Path:
+    """Trained once per session; each test gets its own copy (`trained`)."""
+    root = tmp_path_factory.mktemp("trained") / "ws"
+    workspace.init(root)
+    write_params(root, {**TINY_PARAMS, "data": {**TINY_PARAMS["data"], "source": str(idx_source)},
+                        "unlearn": MECHANICS_UNLEARN, "evaluate": {"min_fid_samples": 5},
+                        "batch": {"max_forget_fraction": 0.5}, "gates": PASSING_GATES})
+    return train_workspace(root).root
+
+
 @pytest.fixture
-def trained(tiny_workspace, prefect_api):
-    """A tiny workspace with data, a feature net and a base champion, all committed to git."""
-    write_params(tiny_workspace, {"unlearn": MECHANICS_UNLEARN, "evaluate": {"min_fid_samples": 5},
-                                  "batch": {"max_forget_fraction": 0.5}, "gates": PASSING_GATES})
-    return train_workspace(tiny_workspace)
+def trained(trained_template, tmp_path, prefect_api):
+    """A tiny workspace with data, a feature net and a base champion, all committed to git: a copy
+    of the session's template, re-rooted with `relocate` as a user would after `cp -a`."""
+    root = shutil.copytree(trained_template, tmp_path / "ws", symlinks=True)
+    relocate(root)
+    return workspace.resolve(root)
 
 
 def train_workspace(root):

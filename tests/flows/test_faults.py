@@ -136,3 +136,25 @@ def test_the_invariant_checker_catches_each_broken_invariant(trained):
         assert invariants.check(ws, params) == []
     sql("UPDATE events SET detail = '{}' WHERE seq = 3")
     assert [p for p in invariants.check(ws, params) if p.startswith("ledger: event #3")]
+
+
+def test_a_checkpoint_corrupted_after_evaluation_is_never_registered(trained, monkeypatch):
+    """What the gates measured is what the registry gets: a checkpoint changed between evaluate and
+    register (a bad disk, a stray write) fails the batch at register, and the next run recovers."""
+    ws, params = trained, load_params(trained.params_file)
+    file_requests(ws)
+    real = batch_steps.evaluate
+
+    def evaluate_then_corrupt(ws_, params_, batch_id, checkpoint):
+        out = real(ws_, params_, batch_id, checkpoint)
+        checkpoint.write_bytes(checkpoint.read_bytes()[:-64] + b"\0" * 64)
+        return out
+
+    monkeypatch.setattr(batch_steps, "evaluate", evaluate_then_corrupt)
+    outcome = run_batch(ws, params)
+    monkeypatch.setattr(batch_steps, "evaluate", real)
+
+    assert outcome.status == "failed" and "changed since it was unlearned and evaluated" in outcome.error
+    assert invariants.check(ws, params) == [] and statuses(ws) == {"pending"}
+    assert run_batch(ws, params).status == "promoted"
+    assert invariants.check(ws, params) == [] and statuses(ws) == {"done"}
