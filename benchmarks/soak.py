@@ -18,7 +18,6 @@ import argparse
 import json
 import random
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,10 +67,10 @@ def tree(pid: int) -> list[int]:
     return out
 
 
-def footprint(pid: int) -> tuple[float, int, int]:
-    """(RSS MiB, open file handles, processes) of serve's process tree."""
+def footprint(pid: int, whole_tree: bool = True) -> tuple[float, int, int]:
+    """(RSS MiB, open file handles, processes) of serve's process tree (or of serve alone)."""
     rss, fds, n = 0.0, 0, 0
-    for p in tree(pid):
+    for p in tree(pid) if whole_tree else [pid]:
         try:
             status = Path(f"/proc/{p}/status").read_text()
             rss += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))) / 1024
@@ -136,8 +135,11 @@ def soak(batches: int, interval: float, minutes: float, seed: int) -> dict:
                     with ledgers.Ledger(ws.ledger_path) as book:
                         last = book.batches()[-1]
                 rss, fds, procs = footprint(serve.pid)
+                own_rss, own_fds, _ = footprint(serve.pid, whole_tree=False)
                 rows.append({"batch": last.id, "status": last.status, "seconds": round(time.monotonic() - start, 1),
-                             "violations": problems, "rss_mib": rss, "open_files": fds, "processes": procs})
+                             "violations": problems, "serve_rss_mib": own_rss, "serve_open_files": own_fds,
+                             "tree_rss_mib": rss, "tree_open_files": fds, "processes": procs,
+                             "why": None if last.status == "promoted" else last.error or _verdicts(ws, last.id)})
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         finally:
             family = tree(serve.pid)
@@ -151,15 +153,28 @@ def soak(batches: int, interval: float, minutes: float, seed: int) -> dict:
     return {"batches": len(rows), "interval_s": interval, "seed": seed, "minutes": round((time.monotonic() - start) / 60, 1),
             "requests": totals, "statuses": {s: sum(r["status"] == s for r in rows) for s in {r["status"] for r in rows}},
             "batches_with_violations": sum(bool(r["violations"]) for r in rows), "processes_left_after_stop": len(left),
-            "rss_mib": _trend([r["rss_mib"] for r in rows]), "open_files": _trend([r["open_files"] for r in rows]),
+            **{key: _trend([r[key] for r in rows]) for key in ("serve_rss_mib", "serve_open_files", "tree_rss_mib", "tree_open_files")},
             "rows": rows}
 
 
+def _verdicts(ws: workspace.Workspace, batch_id: str) -> str:
+    evaluation = ws.batch_dir(batch_id) / "evaluation.json"
+    if not evaluation.is_file():
+        return "no evaluation recorded"
+    return "; ".join(f"{g['name']}: {g.get('verdict', g.get('passed'))}" for g in json.loads(evaluation.read_text())["gates"])
+
+
 def _trend(values: list[float]) -> dict:
-    """First, last, max, and the least-squares slope per batch over the second half (after warm-up)."""
+    """First, last, max, and the Theil-Sen slope per batch (median of pairwise slopes: one process
+    caught between runs does not swing it) with its 95% interval, over the second half (after warm-up)."""
+    from scipy.stats import theilslopes
+
+    if len(values) < 4:
+        return {}
     half = values[len(values) // 2:]
-    slope = statistics.linear_regression(range(len(half)), half).slope if len(half) > 1 and len(set(half)) > 1 else 0.0
-    return {"first": values[0], "last": values[-1], "max": max(values), "slope_per_batch_second_half": round(slope, 3)} if values else {}
+    slope, _, low, high = theilslopes(half)
+    return {"first": values[0], "last": values[-1], "max": max(values),
+            "slope_per_batch_second_half": [round(float(v), 3) for v in (slope, low, high)]}
 
 
 def main() -> None:
@@ -170,12 +185,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name")
     args = parser.parse_args()
-    result = {"date": date.today().isoformat(), **soak(args.batches, args.interval, args.minutes, args.seed)}
+    started = date.today().isoformat()
+    result = {"date": started, **soak(args.batches, args.interval, args.minutes, args.seed)}
     text = json.dumps(result, indent=1)
     print(text)
     if args.name:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / f"{date.today().isoformat()}-{args.name}.json").write_text(text + "\n")
+        (RESULTS / f"{started}-{args.name}.json").write_text(text + "\n")
 
 
 if __name__ == "__main__":

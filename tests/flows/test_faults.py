@@ -3,10 +3,14 @@ another process, a full disk) hits a batch; the batch fails cleanly, the invaria
 (flows/invariants.py) holds, and the next run forgets the same requests. Exceptions after every
 step and SIGKILLs are in test_deletion_batch.py, which runs the same checker."""
 
+import contextlib
 import errno
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +21,8 @@ from flows import batch_steps, invariants
 from flows.deletion_batch import run_batch
 from flows.params import load_params
 from flows.workspace import resolve
-from tests.flows.conftest import file_requests
+from tests.conftest import write_params
+from tests.flows.conftest import file_requests, processes_of
 
 pytestmark = pytest.mark.integration
 
@@ -158,3 +163,40 @@ def test_a_checkpoint_corrupted_after_evaluation_is_never_registered(trained, mo
     assert invariants.check(ws, params) == [] and statuses(ws) == {"pending"}
     assert run_batch(ws, params).status == "promoted"
     assert invariants.check(ws, params) == [] and statuses(ws) == {"done"}
+
+
+def test_the_prefect_api_going_away_mid_batch_and_the_next_run_recovers(trained, cli_env):
+    """`forgetflow run` starts a Prefect server of its own; it is killed while unlearn runs. The run
+    must end (not hang), leave no batch half-done that the next run cannot settle, and the next run
+    forgets the requests."""
+    ws, params = trained, load_params(trained.params_file)
+    file_requests(ws)
+    write_params(ws.root, {"unlearn": {"min_steps": 150, "max_steps": 150, "stop_plateau": -1e9, "stop_gap": 0.0,
+                                          "max_retain_drop_pct": 1e9}})
+    run = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root)], env=cli_env, start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and run.poll() is None:
+        with ledgers.Ledger(ws.ledger_path) as book:
+            batch = book.running_batch()
+        if batch is not None and batch.step == "validate":  # validate finished: unlearn is running
+            break
+        time.sleep(0.5)
+    servers = processes_of(ws.root)
+    assert run.poll() is None and servers, "the run ended before its Prefect API could be taken away"
+    for pid in servers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    start = time.time()
+    try:
+        run.communicate(timeout=240)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+    assert time.time() - start < 120, "the run kept retrying a Prefect API that is gone"
+
+    write_params(ws.root, {"unlearn": {"min_steps": 2, "max_steps": 2}})
+    recovered = run_batch(ws, load_params(ws.params_file))  # resumes the batch if it was cut short; else idle
+    assert recovered.status in ("promoted", "idle"), recovered.error
+    assert invariants.check(ws, params) == [] and statuses(ws) == {"done"}
+    assert not processes_of(ws.root)

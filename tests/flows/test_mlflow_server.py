@@ -88,3 +88,51 @@ def test_a_batch_against_an_mlflow_server_and_the_champion_served_over_rest(tiny
     hole[8:24, 8:24] = True
     np.testing.assert_allclose(out[0, 0][~hole], image[0, 0][~hole], atol=1e-5)  # visible pixels kept
     assert not np.allclose(out[0, 0][hole], image[0, 0][hole])                   # the hole is filled by the model
+
+
+def test_the_tracking_server_going_away_mid_batch_leaves_a_batch_the_next_run_recovers(tiny_workspace, prefect_api, cli_env,
+                                                                                     tmp_path, monkeypatch):
+    """The server dies just before register. Neither register nor the roll-back can reach it, so the
+    batch stays `running` (nothing half-written is left as if done); with the server back, the next
+    run resumes it to a promoted batch and every invariant holds."""
+    from flows import batch_steps, invariants
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail in seconds, not after minutes of back-off
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    store = [f"sqlite:///{tmp_path / 'mlflow.db'}", "--artifacts-destination", str(tmp_path / "artifacts")]
+
+    def server(port):
+        return [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                "--backend-store-uri", *store]
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    write_params(tiny_workspace, {"unlearn": MECHANICS_UNLEARN, "evaluate": {"min_fid_samples": 5},
+                                  "batch": {"max_forget_fraction": 0.5}, "gates": PASSING_GATES})
+    ws = workspace.resolve(tiny_workspace)
+    params = load_params(ws.params_file)
+    real = batch_steps.register
+    with started(server(port), tmp_path / "mlflow.log", cli_env, url) as proc:
+        prepare(ws, params)
+        train_featurenet(ws, params)
+        train_base(ws, params)
+        file_requests(ws)
+
+        def server_gone_then_register(*args, **kwargs):
+            stop(proc)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(batch_steps, "register", server_gone_then_register)
+        with pytest.raises(Exception, match="(?i)connect|refused|max retries"):
+            run_batch(ws, params)
+    monkeypatch.setattr(batch_steps, "register", real)
+    from components import ledger as ledgers
+
+    with ledgers.Ledger(ws.ledger_path) as book:
+        assert book.running_batch().id == "batch-000001"
+
+    with started(server(port), tmp_path / "mlflow-again.log", cli_env, url):
+        outcome = run_batch(ws, params)
+        assert (outcome.batch_id, outcome.status) == ("batch-000001", "promoted"), outcome.error
+        assert invariants.check(ws, params) == []
