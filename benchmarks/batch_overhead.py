@@ -34,7 +34,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from components import data, ledger as ledgers
+from components import data
+from components import ledger as ledgers
 from components.ledger import lineage as index
 from flows import service_state, workspace
 from flows.params import load_params

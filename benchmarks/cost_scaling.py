@@ -82,7 +82,7 @@ def markdown(r: dict) -> str:
     lines = [f"# Cost scaling — {r['date']} on {r['host']} ({r['device']}, {r['threads']} threads)", "",
              "| training images | oracle: one epoch, s (measured) | oracle: x{e} epochs, s (one epoch x {e}) | unlearn, 500 forget images: steps | unlearn s |".format(e=r["train_epochs"]),
              "|---|---|---|---|---|"]
-    for o, u in zip(r["oracle_epoch"], r["unlearn_by_data"]):
+    for o, u in zip(r["oracle_epoch"], r["unlearn_by_data"], strict=True):
         lines.append(f"| {o['n_data']} | {o['seconds']:.1f} | {o['seconds'] * r['train_epochs']:.0f} | {u['steps']} | {u['seconds']:.1f} |")
     lines += ["", "| forget images | unlearn steps (budget) | unlearn s |", "|---|---|---|"]
     lines += [f"| {u['n_forget']} | {u['steps']} | {u['seconds']:.1f} |" for u in r["unlearn_by_forget"]]

@@ -25,7 +25,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from components import data, ledger as ledgers
+from components import data
+from components import ledger as ledgers
 from flows import invariants, workspace
 from flows.params import load_params
 from flows.transaction import batch_lock
@@ -100,7 +101,7 @@ def file_random(ws: Path, rng: random.Random, book_path: Path) -> dict[str, int]
     with ledgers.Ledger(book_path) as book:
         after = len(book.requests())
     counts["invalid_refused" if bad.returncode == 2 else "invalid_accepted"] += 1
-    counts["repeat_queued_nothing" if after == before + 1 else "repeat_queued"] += 1
+    counts["repeat_queued_nothing" if after == before + 1 and repeat.returncode == 0 else "repeat_queued"] += 1
     return counts
 
 

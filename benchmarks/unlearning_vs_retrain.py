@@ -231,7 +231,7 @@ class Bench:
         ref = self.class_reference(lists, sets) if sets["forget_class"] else None
         rows: dict[str, list[dict]] = {"original": [{"seconds": 0.0, **self.measure(base, lists, sets, oracles, ref)}]}
         rows["retrain"] = [{"seconds": s, **self.measure(o, lists, sets, [r for r in oracles if r is not o], ref)}
-                           for o, s in zip(oracles, oracle_seconds)]
+                           for o, s in zip(oracles, oracle_seconds, strict=True)]
         control = self.positive_control(base, lists, sets, seed=0)
         rows["positive-control"] = [{"seconds": 0.0, **self.measure(control, lists, sets, oracles, ref)}]
         examples = {"original": base, "retrain": oracles[0]}

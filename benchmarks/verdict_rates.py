@@ -115,7 +115,7 @@ class VerdictBench(Bench):
         # difficulty, other pixels), halving the two references
         mirrored = [references.hidden_psnr(model, x.flip(-1), self.device) for x in (ref.forgotten, ref.unseen)]
         fills = (ref.forgotten_fill, ref.unseen_fill)
-        both = pooled_difference(*((r - (f + m) / 2).mean(0) for r, f, m in zip(readings, fills, mirrored)))
+        both = pooled_difference(*((r - (f + m) / 2).mean(0) for r, f, m in zip(readings, fills, mirrored, strict=True)))
         old = difference_ci(*(r[list(OLD_MASKS)].mean(0) for r in readings))
         margins = (-cfg.sample_overforget_db, cfg.sample_remembered_db)
         others = [losses for k, losses in oracle_losses.items() if k != own]

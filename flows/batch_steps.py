@@ -16,8 +16,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from components import data, ledger as ledgers, registry, validation
-from components.data.forget_set import ForgetSet, distinct_images, evaluation_sets, list_sha256, retained_training, split_for_batch, spread
+from components import data, registry, validation
+from components import ledger as ledgers
+from components.data.forget_set import (
+    ForgetSet,
+    distinct_images,
+    evaluation_sets,
+    list_sha256,
+    retained_training,
+    split_for_batch,
+    spread,
+)
 from components.errors import CheckpointError, DataValidationError, RegistryError
 from flows import data_commit, dvc_listing, lineage
 from flows.params import Params, prefixed
@@ -179,7 +188,7 @@ def _tensor_rows(ws: Workspace, samples: list[data.Sample]) -> list[dict]:
         images = data.load_images(ws.data_dir, samples) if samples else []
     except DataValidationError:
         return [_tensor_row(ws, s) for s in samples]
-    return [_describe(s, x) for s, x in zip(samples, images)]
+    return [_describe(s, x) for s, x in zip(samples, images, strict=True)]
 
 
 def _tensor_row(ws: Workspace, sample: data.Sample) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from components import ledger as ledgers
@@ -59,7 +59,7 @@ def build(ws: Workspace, params: Params, batch_id: str) -> dict:
                 cited[rel] = _sha(ws.root / rel)
     return {
         "format": FORMAT,
-        "issued_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "issued_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "batch": {"id": batch.id, "status": batch.status, "method": batch.method, "created_at": batch.created_at,
                   "finished_at": next((e["at"] for e in reversed(trail) if e["event"] in ("promoted", "needs_review")), None)},
         "requests": [{"id": r.id, "kind": r.kind, "selector": r.selector, "n_samples": len(r.sample_ids), "reason": r.reason,

@@ -7,8 +7,9 @@ import contextlib
 import functools
 import json
 import subprocess
+from datetime import UTC
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,7 +22,7 @@ app = typer.Typer(help="Make image-to-image models forget data on request, and p
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 console = Console()
 err_console = Console(stderr=True)
-WorkspaceOpt = Annotated[Optional[Path], typer.Option("--workspace", "-w", envvar="FORGETFLOW_WORKSPACE",
+WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", "-w", envvar="FORGETFLOW_WORKSPACE",
                                                       help="Workspace directory (default: current directory).")]
 
 
@@ -58,7 +59,7 @@ def _open(ws_path: Path | None):
 
 @command()
 def init(directory: Annotated[Path, typer.Argument(help="Directory to turn into a workspace.")],
-         remote: Annotated[Optional[str], typer.Option(help="DVC remote (directory or URL): promoted batches push there.")] = None) -> None:
+         remote: Annotated[str | None, typer.Option(help="DVC remote (directory or URL): promoted batches push there.")] = None) -> None:
     """Create a workspace: git + DVC repos, params.yaml, dvc.yaml, mlruns/ (idempotent).  Example: forgetflow init /tmp/ws --remote /srv/dvc"""
     ws = workspaces.init(directory)
     if remote is not None:
@@ -70,7 +71,7 @@ def init(directory: Annotated[Path, typer.Argument(help="Directory to turn into 
 
 @command()
 def prepare(workspace: WorkspaceOpt = None,
-            source: Annotated[Optional[Path], typer.Option(help="IDX or ImageFolder directory (default: params data.source, else the Debian package).")] = None,
+            source: Annotated[Path | None, typer.Option(help="IDX or ImageFolder directory (default: params data.source, else the Debian package).")] = None,
             force: Annotated[bool, typer.Option(help="Rebuild even if data/ is up to date.")] = False) -> None:
     """Materialise data/ (PNG per sample + manifest.csv) and `dvc add` it.  Example: forgetflow prepare"""
     from flows.prepare import prepare as run_prepare
@@ -201,7 +202,8 @@ def _commit_pipeline(ws: workspaces.Workspace) -> None:
 
 def _file_demo_requests(ws: workspaces.Workspace, scenario: str) -> None:
     """The scenario's requests (flows/scenarios.py), unless the workspace has requests already."""
-    from components import data, ledger as ledgers
+    from components import data
+    from components import ledger as ledgers
     from flows.scenarios import requests
 
     book = ledgers.Ledger(ws.ledger_path)
@@ -223,21 +225,22 @@ def _tracking_uri(ws: workspaces.Workspace) -> str:
     return tracking_uri(ws.root)
 
 
-LabelOpt = Annotated[Optional[str], typer.Option("--label", help="A whole class, by name or index.")]
+LabelOpt = Annotated[str | None, typer.Option("--label", help="A whole class, by name or index.")]
 
 
 @command()
 def request(
     workspace: WorkspaceOpt = None,
-    sample: Annotated[Optional[list[str]], typer.Option("--sample", help="Sample id (repeatable).")] = None,
-    samples_file: Annotated[Optional[Path], typer.Option(help="File with one sample id per line.")] = None,
-    subject: Annotated[Optional[list[str]], typer.Option("--subject", help="Data owner id: all their samples (repeatable).")] = None,
+    sample: Annotated[list[str] | None, typer.Option("--sample", help="Sample id (repeatable).")] = None,
+    samples_file: Annotated[Path | None, typer.Option(help="File with one sample id per line.")] = None,
+    subject: Annotated[list[str] | None, typer.Option("--subject", help="Data owner id: all their samples (repeatable).")] = None,
     label: LabelOpt = None,
     reason: Annotated[str, typer.Option(help="Why (kept in the ledger).")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """File a deletion request.  Example: forgetflow request --subject subj-000042 --reason "GDPR art. 17" """
-    from components import data, ledger as ledgers
+    from components import data
+    from components import ledger as ledgers
 
     ws, params = _open(workspace)
     kind, selector = _selector(sample, samples_file, subject, label)
@@ -271,11 +274,11 @@ def _selector(sample, samples_file, subject, label) -> tuple[str, list[str]]:
 
 @command("requests")
 def list_requests(workspace: WorkspaceOpt = None,
-                  status: Annotated[Optional[str], typer.Option(help="pending|processing|done|rejected|failed")] = None,
+                  status: Annotated[str | None, typer.Option(help="pending|processing|done|rejected|failed")] = None,
                   as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List deletion requests with their due dates (at risk / overdue).  Example: forgetflow requests --status pending"""
     from dataclasses import asdict
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from components import ledger as ledgers
     from components.ledger.policy import deadline_state
@@ -283,7 +286,7 @@ def list_requests(workspace: WorkspaceOpt = None,
     ws, params = _open(workspace)
     with ledgers.Ledger(ws.ledger_path) as book:
         rows = book.requests(status)
-    at, margin = datetime.now(timezone.utc), params.schedule.deadline_margin_days
+    at, margin = datetime.now(UTC), params.schedule.deadline_margin_days
     if as_json:
         console.print_json(json.dumps([asdict(r) | {"sample_ids": len(r.sample_ids), "deadline": deadline_state(r, at, margin)}
                                        for r in rows]))
@@ -307,8 +310,8 @@ def list_requests(workspace: WorkspaceOpt = None,
 
 @command()
 def run(workspace: WorkspaceOpt = None,
-        method: Annotated[Optional[str], typer.Option(help="encoder-noise | encoder-noise-proxy (default: params)")] = None,
-        max_requests: Annotated[Optional[int], typer.Option(help="Pending requests per batch (default: params).")] = None,
+        method: Annotated[str | None, typer.Option(help="encoder-noise | encoder-noise-proxy (default: params)")] = None,
+        max_requests: Annotated[int | None, typer.Option(help="Pending requests per batch (default: params).")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Run one deletion batch as a Prefect flow.  Example: forgetflow run --method encoder-noise"""
     import contextlib
@@ -335,8 +338,8 @@ def run(workspace: WorkspaceOpt = None,
 
 @command()
 def serve(workspace: WorkspaceOpt = None,
-          cron: Annotated[Optional[str], typer.Option(help="Cron expression, UTC (default: params schedule.cron).")] = None,
-          interval: Annotated[Optional[float], typer.Option(help="Seconds between scheduled runs (instead of cron).")] = None) -> None:
+          cron: Annotated[str | None, typer.Option(help="Cron expression, UTC (default: params schedule.cron).")] = None,
+          interval: Annotated[float | None, typer.Option(help="Seconds between scheduled runs (instead of cron).")] = None) -> None:
     """Serve deletion batches on a schedule (a Prefect deployment) until Ctrl-C.  Example: forgetflow serve --cron "0 3 * * *" """
     import signal
     import sys
@@ -523,10 +526,10 @@ def _print_summary(ws: workspaces.Workspace, params) -> None:
 
 @command()
 def contains(
-    sample_ids: Annotated[Optional[list[str]], typer.Argument(help="Sample ids.", show_default=False)] = None,
+    sample_ids: Annotated[list[str] | None, typer.Argument(help="Sample ids.", show_default=False)] = None,
     workspace: WorkspaceOpt = None,
-    samples_file: Annotated[Optional[Path], typer.Option(help="File with one sample id per line.")] = None,
-    subject: Annotated[Optional[list[str]], typer.Option("--subject", help="Data owner id (repeatable).")] = None,
+    samples_file: Annotated[Path | None, typer.Option(help="File with one sample id per line.")] = None,
+    subject: Annotated[list[str] | None, typer.Option("--subject", help="Data owner id (repeatable).")] = None,
     label: LabelOpt = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -564,7 +567,7 @@ def _weights_state(row: dict) -> str:
 
 
 @command()
-def purge(batch_id: Annotated[Optional[str], typer.Argument(help="A promoted batch (default: every unpurged one).")] = None,
+def purge(batch_id: Annotated[str | None, typer.Argument(help="A promoted batch (default: every unpurged one).")] = None,
           workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Delete forgotten data from the DVC cache/remote and tainted weights everywhere.  Example: forgetflow purge batch-000001"""
     from dataclasses import asdict
@@ -582,10 +585,10 @@ def purge(batch_id: Annotated[Optional[str], typer.Argument(help="A promoted bat
 
 
 @command()
-def certificate(batch_id: Annotated[Optional[str], typer.Argument(help="A finished batch.")] = None,
+def certificate(batch_id: Annotated[str | None, typer.Argument(help="A finished batch.")] = None,
                 workspace: WorkspaceOpt = None,
-                out: Annotated[Optional[Path], typer.Option(help="Write here: .json, or .html for a person to read.")] = None,
-                verify: Annotated[Optional[Path], typer.Option(help="Re-check every hash of a certificate (.json).")] = None,
+                out: Annotated[Path | None, typer.Option(help="Write here: .json, or .html for a person to read.")] = None,
+                verify: Annotated[Path | None, typer.Option(help="Re-check every hash of a certificate (.json).")] = None,
                 as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Deletion certificate: hashes, versions, gates, purge; no pixels.  Example: forgetflow certificate batch-000001 --out cert.html"""
     from flows import certificate as certificates
@@ -611,8 +614,8 @@ def certificate(batch_id: Annotated[Optional[str], typer.Argument(help="A finish
 
 @command()
 def events(workspace: WorkspaceOpt = None,
-           request_id: Annotated[Optional[str], typer.Option("--request", help="One request (and its batches).")] = None,
-           batch_id: Annotated[Optional[str], typer.Option("--batch", help="One batch.")] = None,
+           request_id: Annotated[str | None, typer.Option("--request", help="One request (and its batches).")] = None,
+           batch_id: Annotated[str | None, typer.Option("--batch", help="One batch.")] = None,
            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The ledger's audit trail.  Example: forgetflow events --request req-000001"""
     from components import ledger as ledgers

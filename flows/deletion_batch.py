@@ -85,7 +85,7 @@ def deletion_batch(root: Path, batch_id: str) -> str:
     try:  # the batch is committed: a report that fails to render must not undo it
         report = steps.write_report(*_open(root), batch_id)
         create_markdown_artifact(key=batch_id, markdown=report.read_text(), description=f"deletion batch {batch_id}")
-    except Exception:  # noqa: BLE001
+    except Exception:
         get_run_logger().exception("could not write the report of %s", batch_id)
     return "promoted" if promoted else "needs_review"
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from components import data
+from components import data, registry
 from components import ledger as ledgers
-from components import registry
 from components.ledger import lineage as index
 from flows import data_commit, dvc_listing, lineage
 from flows.params import Params

@@ -25,9 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from components import data
+from components import data, registry
 from components import ledger as ledgers
-from components import registry
 from components.errors import BadInputError, ForgetflowError
 from components.ledger import lineage as index
 from flows import dvc_listing, lineage

@@ -18,7 +18,7 @@ import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -28,8 +28,8 @@ from components import ledger as ledgers
 from components.errors import ForgetflowError
 from components.ledger import policy
 from flows import service_state, transaction, warm_runs
-from flows.params import load_params
 from flows import workspace as workspaces
+from flows.params import load_params
 from flows.workspace import Workspace
 
 FLOW_NAME = "scheduled-deletion-batch"
@@ -95,7 +95,7 @@ def serve(ws: Workspace, api_url: str, cron: str | None, interval: float | None)
     from prefect.runner import Runner
     from prefect.schedules import Cron, Interval
 
-    started = datetime.now(timezone.utc).replace(microsecond=0)
+    started = datetime.now(UTC).replace(microsecond=0)
     schedule = Interval(interval, anchor_date=started, timezone="UTC") if interval else Cron(cron, timezone="UTC")
     name = deployment_name(ws)
     runner = Runner(name=name, pause_on_shutdown=True, limit=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from components import ledger as ledgers
@@ -20,7 +20,7 @@ from flows.workspace import Workspace
 
 
 def summary(ws: Workspace, params: Params, at: datetime | None = None) -> dict[str, Any]:
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     name = params.registry.model_name
     with ledgers.Ledger(ws.ledger_path) as book:
         requests = book.requests()

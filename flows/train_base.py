@@ -21,8 +21,8 @@ from components.evaluation import baselines, forgetting, grids
 from components.evaluation.metrics import accuracy, predict_batched
 from components.models import checkpoint, training
 from components.models.configs import FeatureNetConfig
-from components.models.featurenet import FeatureNet, recalibrate_batchnorm
 from components.models.conv_ae import ConvAutoencoder
+from components.models.featurenet import FeatureNet, recalibrate_batchnorm
 from components.models.mae import MaskedAutoencoder
 from components.models.masking import make_mask
 from components.models.recipes import train_inpainter

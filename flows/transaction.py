@@ -24,11 +24,10 @@ from pathlib import Path
 from components import ledger as ledgers
 from components import registry
 from components.errors import BadInputError, ForgetflowError, RegistryError
-from components.locations import require_own_store
 from components.ledger import lineage as index
+from components.locations import require_own_store
 from flows import batch_steps as steps
-from flows import data_commit
-from flows import lineage
+from flows import data_commit, lineage
 from flows.params import Params
 from flows.workspace import Workspace, file_lock
 
@@ -148,7 +147,7 @@ def after_promotion(ws: Workspace, params: Params, batch_id: str) -> None:
         start = time.perf_counter()
         try:
             action()
-        except Exception as exc:  # noqa: BLE001 - recorded, and each part is retried later
+        except Exception as exc:
             log.exception("%s: %s after promotion failed", batch_id, part)
             with ledgers.Ledger(ws.ledger_path) as book:
                 book.event("batch", batch_id, f"{part}_failed", error=f"{type(exc).__name__}: {exc}")

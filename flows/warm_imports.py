@@ -22,5 +22,5 @@ MODULES = [
 for _name in MODULES:
     try:
         importlib.import_module(_name)
-    except Exception:  # noqa: BLE001 - see the module docstring
+    except Exception:
         logging.getLogger(__name__).warning("forkserver: could not preload %s", _name, exc_info=True)

@@ -67,5 +67,5 @@ def calibrated_attack(model: nn.Module, references: list[nn.Module], members: to
     scores = {"raw": [-t for t in target]}
     if references:
         ref = [torch.stack([multi_mask_losses(r, x, device) for r in references]).mean(0) for x in (members, non_members)]
-        scores["calibrated"] = [r - t for r, t in zip(ref, target)]
+        scores["calibrated"] = [r - t for r, t in zip(ref, target, strict=True)]
     return {name: asdict(bootstrap((m.double(), n.double()), mann_whitney_auc, seed, resamples=1000)) for name, (m, n) in scores.items()}

@@ -13,8 +13,8 @@ from torch import nn
 from components.evaluation.baselines import nearest_fill
 from components.evaluation.forgetting import inpaint, per_image_psnr
 from components.evaluation.gates import ClassEvidence
-from components.evaluation.metrics import accuracy, masked_psnr, predict_batched
 from components.evaluation.membership import MIA_MASKS
+from components.evaluation.metrics import accuracy, masked_psnr, predict_batched
 from components.evaluation.stats import Estimate, Interval, difference_ci, mean_estimate, pooled_difference, proportion_ci
 from components.models.masking import make_mask
 

@@ -8,7 +8,7 @@ A batch costs minutes of unlearning whatever its size, so a scheduled run waits 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from components.ledger.store import Request
 
@@ -51,7 +51,7 @@ def days_left(request: Request, at: datetime) -> float:
 
 def decide(requests: list[Request], cfg: ScheduleConfig, at: datetime | None = None) -> Decision:
     """Whether a scheduled run should start a batch over these requests (only `pending` ones count)."""
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     pending = [r for r in requests if r.status == "pending"]
     open_ = [r for r in requests if r.status in ("pending", "processing", "failed")]
     overdue = tuple(r for r in open_ if days_left(r, at) < 0)

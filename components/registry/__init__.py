@@ -1,11 +1,31 @@
 """The only place that talks to MLflow: store location, runs, versions, aliases, lineage."""
 
 from components.registry.lineage import (
-    CHALLENGER, CHAMPION, PREVIOUS, LineageEntry, aliases, delete_version_and_run, promote, purge_weights, remove_alias,
-    restore_aliases, rollback, set_challenger, trace, version_for_batch, versions, weights_collected,
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS,
+    LineageEntry,
+    aliases,
+    delete_version_and_run,
+    promote,
+    purge_weights,
+    remove_alias,
+    restore_aliases,
+    rollback,
+    set_challenger,
+    trace,
+    version_for_batch,
+    versions,
+    weights_collected,
 )
 from components.registry.models import (
-    RegisteredVersion, TrainingRecord, load_inpainter, log_and_register, model_uri, move_alias, resolve_version,
+    RegisteredVersion,
+    TrainingRecord,
+    load_inpainter,
+    log_and_register,
+    model_uri,
+    move_alias,
+    resolve_version,
 )
 from components.registry.store import connect, tracking_uri
 from components.registry.weights import WeightsCheck, stored_file

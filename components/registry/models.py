@@ -7,7 +7,7 @@ import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,7 @@ def _log_inpainter(checkpoint: Path):
 
 def move_alias(client: MlflowClient, name: str, alias: str, version: int, reason: str) -> None:
     """Point `alias` at `version` and record who-what-why on the version (no silent moves)."""
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     client.set_registered_model_alias(name, alias, str(version))
     client.set_model_version_tag(name, str(version), f"alias.{alias}.set_at", now)
     client.set_model_version_tag(name, str(version), f"alias.{alias}.reason", reason)

@@ -100,7 +100,6 @@ def tensor_expectations(channels: int, size: int) -> list:
 def run_suites(tables: dict[str, tuple[pd.DataFrame, list]]) -> ValidationReport:
     """Validate each named dataframe against its expectations in one ephemeral GX context."""
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

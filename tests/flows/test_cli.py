@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import UTC
 
 import pytest
 import yaml
@@ -80,7 +81,7 @@ def test_train_without_a_feature_net_says_what_to_run(tiny_workspace):
 
 
 def test_requests_and_status_show_deadlines_and_what_a_scheduled_run_would_do(tiny_workspace):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from tests.conftest import write_params
 
@@ -88,7 +89,7 @@ def test_requests_and_status_show_deadlines_and_what_a_scheduled_run_would_do(ti
     forgetflow("prepare", "-w", ws)
     write_params(tiny_workspace, {"batch": {"deadline_days": 3}, "schedule": {"deadline_margin_days": 5, "min_batch_size": 1000}})
     filed = json.loads(forgetflow("request", "-w", ws, "--label", "Trouser", "--json").output)
-    left = datetime.fromisoformat(filed["due_at"]) - datetime.now(timezone.utc)
+    left = datetime.fromisoformat(filed["due_at"]) - datetime.now(UTC)
     assert timedelta(days=2.99) < left <= timedelta(days=3)
 
     assert [r["deadline"] for r in json.loads(forgetflow("requests", "-w", ws, "--json").output)] == ["at risk"]

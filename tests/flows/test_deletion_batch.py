@@ -24,9 +24,9 @@ from components.ledger import lineage
 from flows import batch_steps, invariants
 from flows.cli import app
 from flows.deletion_batch import run_batch
-from flows.transaction import BatchBusyError, batch_lock
 from flows.params import load_params
 from flows.prepare import prepare
+from flows.transaction import BatchBusyError, batch_lock
 from flows.workspace import git
 from tests.conftest import write_params
 from tests.flows.conftest import dvc, file_requests, processes_of
@@ -158,8 +158,8 @@ def test_failed_gates_leave_a_challenger_and_a_person_can_promote_it(trained):
     assert {k: v for k, v in after.items() if k not in changed} == {k: v for k, v in before.items() if k not in changed}
     assert invariants.check(ws, params) == []  # requests wait in a needs_review batch: consistent, not lost
 
-    from flows.registry_ops import promote_version
     from components.errors import RegistryError
+    from flows.registry_ops import promote_version
 
     with pytest.raises(RegistryError, match="failed its gates"):
         promote_version(ws, params, "challenger", force=False, reason="")

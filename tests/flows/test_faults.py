@@ -95,7 +95,7 @@ def test_a_full_disk_fails_the_batch_and_after_space_is_freed_the_next_run_recov
     monkeypatch.setattr(batch_steps, step, fill_then_run)
     try:
         outcome = run_batch(ws, params)
-    except Exception as exc:  # noqa: BLE001 - the roll-back's own ledger write found no space either:
+    except Exception as exc:
         outcome = exc          # the batch stays `running`, and the next run resumes (and undoes) it
     filled[0].unlink()  # the operator frees space
     monkeypatch.setattr(batch_steps, step, real)

@@ -6,8 +6,18 @@ import math
 import pytest
 import torch
 
-from components.evaluation.gates import (FORGOTTEN, INCONCLUSIVE, REMEMBERED, ClassEvidence, Evidence, GateConfig, GateResult,
-                                         check_gates, promotable, verdict_of)
+from components.evaluation.gates import (
+    FORGOTTEN,
+    INCONCLUSIVE,
+    REMEMBERED,
+    ClassEvidence,
+    Evidence,
+    GateConfig,
+    GateResult,
+    check_gates,
+    promotable,
+    verdict_of,
+)
 from components.evaluation.stats import mean_estimate, pooled_difference, proportion_ci
 
 CFG = GateConfig(sample_remembered_db=0.5, sample_overforget_db=1.0, class_psnr_slack_db=1.0,

@@ -3,8 +3,7 @@
 import time
 
 from components.data import Sample
-from components.ledger import Ledger
-from components.ledger import lineage
+from components.ledger import Ledger, lineage
 
 
 def samples(n: int, split: str = "train") -> list[Sample]:

@@ -2,7 +2,7 @@
 
 import sqlite3
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from components.ledger import Ledger
 from components.ledger.policy import ScheduleConfig, deadline_state, decide
 from components.ledger.store import Request
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 CFG = ScheduleConfig(min_batch_size=10, max_wait_days=7, deadline_margin_days=5)
 
 
@@ -84,3 +84,22 @@ def test_a_ledger_from_before_deadlines_gets_the_default_one_month(tmp_path):
     db.close()
     with Ledger(path) as book:
         assert book.request("req-000001").due_at == "2026-01-31T00:00:00+00:00"
+
+
+def test_a_clock_that_jumps_back_then_forward_loses_no_deadline_and_keeps_the_chain(tmp_path, monkeypatch):
+    """NTP corrections and VM restores move the wall clock both ways: deadlines follow the filing
+    stamps they were given, the oldest deadline is still served first, and the history verifies."""
+    from components.ledger import store
+
+    with Ledger(tmp_path / "ledger.db") as book:
+        first = book.add_request("sample", ["a"], ["a"], "", deadline_days=30)
+        back = datetime.fromisoformat(first.created_at) - timedelta(days=2)
+        monkeypatch.setattr(store, "now", lambda: back.isoformat(timespec="seconds"))  # the clock jumps two days back
+        earlier = book.add_request("sample", ["b"], ["b"], "", deadline_days=30)
+        assert earlier.due_at < first.due_at
+        ahead = datetime.fromisoformat(first.created_at) + timedelta(days=40)  # ...then far ahead
+        decision = decide(book.requests(), CFG, ahead)
+        assert decision.run and {r.id for r in decision.overdue} == {first.id, earlier.id}
+        assert decide(book.requests(), CFG, back - timedelta(days=1)).overdue == ()  # and before both filings: nothing due
+        assert book.open_batch("encoder-noise", max_requests=1).request_ids == [earlier.id]
+        assert book.verify_chain().ok

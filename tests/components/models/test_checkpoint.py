@@ -11,7 +11,7 @@ def test_checkpoint_round_trips_weights_and_config(tmp_path, tiny_mae):
     digest = checkpoint.save(tiny_mae, tmp_path / "m.pt")
     loaded = checkpoint.load(tmp_path / "m.pt")
     assert loaded.config == tiny_mae.config and len(digest) == 64
-    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), tiny_mae.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), tiny_mae.state_dict().values(), strict=True))
     assert checkpoint.read_meta(tmp_path / "m.pt")["kind"] == "mae"
 
 

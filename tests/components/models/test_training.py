@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import pytest
 import torch
 
@@ -37,7 +39,7 @@ def test_schedule_warms_up_linearly_then_decays_to_zero_by_cosine():
     factors = [lr_factor(step, total=100, warmup=10, cosine=True) for step in range(101)]
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
     assert factors[55] == pytest.approx(0.5) and factors[100] == pytest.approx(0.0, abs=1e-12)
-    assert all(a >= b for a, b in zip(factors[9:], factors[10:]))
+    assert all(a >= b for a, b in pairwise(factors[9:]))
     assert lr_factor(50, total=100, warmup=0, cosine=False) == 1.0
 
 

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from components.errors import DataValidationError
+from components.models.configs import FitConfig
 from components.models.masking import centre_mask
+from components.models.recipes import train_inpainter
 from components.unlearning.config import UnlearnConfig
 from components.unlearning.methods import unlearn
-from components.models.configs import FitConfig
-from components.models.recipes import train_inpainter
 from components.unlearning.paired import PROBE, Probes, budget_steps, hold_out_probes, noise_like
 
 

@@ -3,14 +3,12 @@ import copy
 import pytest
 import torch
 
-from components.models.configs import ConvAEConfig
+from components.models.configs import ConvAEConfig, FitConfig
 from components.models.conv_ae import ConvAutoencoder
-from components.models.configs import FitConfig
 from components.models.mae import masked_mse
-from components.models.recipes import train_inpainter
 from components.models.masking import centre_mask
-from components.unlearning import max_loss, noisy_label, random_encoder, retain_label
-from components.unlearning import encoder_noise
+from components.models.recipes import train_inpainter
+from components.unlearning import encoder_noise, max_loss, noisy_label, random_encoder, retain_label
 from components.unlearning.config import METHODS, UnlearnConfig
 from components.unlearning.methods import MODULES, unlearn
 from components.unlearning.paired import training_masks
