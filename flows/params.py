@@ -119,6 +119,10 @@ def _section(path: Path, name: str, cls: type, values: dict[str, Any]):
                         for k in sorted(unknown) if (name, k) in RENAMED)
         hints += "".join(f"; {name}.{k} was removed: {REMOVED[name, k]}" for k in sorted(unknown) if (name, k) in REMOVED)
         raise ParamsError(f"{path}: unknown key(s) {sorted(map(str, unknown))} in section {name!r}{hints}")
+    missing = sorted(set(known) - set(values))
+    if missing:  # the dataclass defaults describe older models (they load old checkpoints), not what to train now
+        raise ParamsError(f"{path}: section {name!r} lacks {missing}: every key is set in params.yaml "
+                          "(the shipped values are in flows/templates/params.yaml)")
     defaults = cls()
     for key, value in values.items():
         expected = type(getattr(defaults, key))

@@ -37,45 +37,44 @@ def test_the_repo_root_pipeline_is_the_generated_one_with_code_deps():
     assert stages == yaml.safe_load(dvc_yaml(code_deps=True))["stages"]
 
 
-def test_load_params_rejects_unknown_keys_sections_and_bad_values(tmp_path):
-    path = tmp_path / "params.yaml"
-    path.write_text("train:\n  epochz: 3\n")
-    with pytest.raises(WorkspaceError, match=r"unknown key\(s\) \['epochz'\] in section 'train'"):
-        load_params(path)
-    path.write_text("unlearn:\n  max_retain_drift: 0.1\n")  # an older workspace: the message names the new key
-    with pytest.raises(WorkspaceError, match="unlearn.max_retain_drift is now unlearn.max_retain_drop_pct"):
-        load_params(path)
-    path.write_text("gates:\n  class_accuracy_slack: 0.05\n")  # a dropped gate: the message says why and what to do
-    with pytest.raises(WorkspaceError, match="gates.class_accuracy_slack was removed: .* delete the line"):
-        load_params(path)
-    path.write_text("gates:\n  on_inconclusive: ignore\n")
-    with pytest.raises(WorkspaceError, match="on_inconclusive must be one of"):
-        load_params(path)
-    path.write_text("trian:\n  epochs: 3\n")
-    with pytest.raises(WorkspaceError, match="unknown section"):
-        load_params(path)
-    path.write_text("train:\n  epochs: many\n")
-    with pytest.raises(WorkspaceError, match="train.epochs must be int, not str"):
-        load_params(path)
-    path.write_text("batch:\n  purge: sometimes\n")
-    with pytest.raises(WorkspaceError, match="bad value in section 'batch': purge must be one of"):
-        load_params(path)
-    path.write_text("evaluate:\n  reference_bank: 0\n")  # the class gates' reference averages 10 neighbours
-    with pytest.raises(WorkspaceError, match="reference_bank must be >= 10"):
-        load_params(path)
+def shipped_with(path: Path, section: str, key: str, value=None, drop: bool = False) -> Path:
+    """The shipped params.yaml with one key changed (or dropped, or added)."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    if drop:
+        del params[section][key]
+    else:
+        params.setdefault(section, {})[key] = value
+    path.write_text(yaml.safe_dump(params))
+    return path
 
 
-@pytest.mark.parametrize("text, key", [("train:\n  epochs: 2.5\n", "train.epochs must be int, not float"),
-                                       ("train:\n  epochs: true\n", "train.epochs must be int, not bool"),
-                                       ("train:\n  lr: '0.1'\n", "train.lr must be float, not str"),
-                                       ("registry:\n  challenger_serves: 1\n", "registry.challenger_serves must be bool")])
-def test_load_params_never_coerces_silently(tmp_path, text, key):
-    path = tmp_path / "params.yaml"
-    path.write_text(text)
-    with pytest.raises(WorkspaceError, match=key):
-        load_params(path)
-    path.write_text("train:\n  lr: 1\n")  # an int where a float is expected is exact, so it is accepted
-    assert load_params(path).train.lr == 1.0
+@pytest.mark.parametrize("section, key, value, message", [
+    ("train", "epochz", 3, r"unknown key\(s\) \['epochz'\] in section 'train'"),
+    ("unlearn", "max_retain_drift", 0.1, "unlearn.max_retain_drift is now unlearn.max_retain_drop_pct"),  # an older workspace
+    ("gates", "class_accuracy_slack", 0.05, "gates.class_accuracy_slack was removed: .* delete the line"),  # says why
+    ("gates", "on_inconclusive", "ignore", "on_inconclusive must be one of"),
+    ("trian", "epochs", 3, "unknown section"),
+    ("train", "epochs", "many", "train.epochs must be int, not str"),
+    ("batch", "purge", "sometimes", "bad value in section 'batch': purge must be one of"),
+    ("evaluate", "reference_bank", 0, "reference_bank must be >= 10"),  # the class gates' reference averages 10 neighbours
+    ("train", "epochs", 2.5, "train.epochs must be int, not float"),  # nothing is coerced
+    ("train", "epochs", True, "train.epochs must be int, not bool"),
+    ("train", "lr", "0.1", "train.lr must be float, not str"),
+    ("registry", "challenger_serves", 1, "registry.challenger_serves must be bool"),
+])
+def test_load_params_names_the_key_and_why(tmp_path, section, key, value, message):
+    with pytest.raises(ParamsError, match=message):
+        load_params(shipped_with(tmp_path / "params.yaml", section, key, value))
+
+
+def test_a_deleted_line_is_an_error_not_a_silent_default(tmp_path):
+    """The dataclass defaults describe older models (they load old checkpoints): params.yaml must say everything."""
+    with pytest.raises(ParamsError, match=r"section 'mae' lacks \['mlp_ratio'\].*flows/templates/params.yaml"):
+        load_params(shipped_with(tmp_path / "params.yaml", "mae", "mlp_ratio", drop=True))
+
+
+def test_an_int_where_a_float_is_expected_is_exact_and_accepted(tmp_path):
+    assert load_params(shipped_with(tmp_path / "params.yaml", "train", "lr", 1)).train.lr == 1.0
     with pytest.raises(WorkspaceError, match="not found"):
         load_params(tmp_path / "absent.yaml")
 
