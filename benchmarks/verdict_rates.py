@@ -2,7 +2,8 @@
 retrain oracles must not, and small requests must get decisive verdicts where the data allows.
 
     python -m benchmarks.verdict_rates -w WORKSPACE --cache DIR [--scenario pool|memorise]
-        [--sizes 2 5 50 500] [--seeds 5] [--oracles 2] [--only-train base oracle0 ...] [--name STEM]
+        [--sizes 2 5 50 500] [--seeds 5] [--oracles 2] [--methods encoder-noise max-loss ...]
+        [--only-train base oracle0 ...] [--name STEM]
 
 Scenario `pool` (the default data): a pool P of training images, chosen by data subject (sha256 order)
 until it holds max(--sizes) images. The base trains on all training images; the retrain oracles on
@@ -12,10 +13,10 @@ Scenario `memorise` (a workspace prepared with `data.duplicate_subjects` / `dupl
 every training image of the duplicated subjects (copies included); --sizes count subjects there
 (e.g. 1 5: one subject, starting at subject k for seed k, and all five).
 
-Per (size, seed), five models get the product's sample verdict (`references.sample_evidence` +
+Per (size, seed), the controls and each method get the product's sample verdict (`references.sample_evidence` +
 `gates.equivalence`, margins from the workspace's `gates:`): the base; the positive control (the base
-fine-tuned on the requested images); a retrain oracle (seed mod --oracles); encoder-noise and
-encoder-noise-proxy from the base (the workspace's `unlearn:`). Beside it: the same verdict on the
+fine-tuned on the requested images); a retrain oracle (seed mod --oracles); each of --methods
+(default encoder-noise and encoder-noise-proxy) from the base, with the workspace's `unlearn:`. Beside it: the same verdict on the
 uncalibrated statistic (per-image PSNR, pooled), the old gate's pass (interval not wholly above
 the margin), the calibrated membership attack's AUC (reference: the oracles that are not the model).
 
@@ -50,14 +51,16 @@ from components.models.recipes import train_inpainter
 from flows import workspace
 from flows.params import load_params
 
-MODELS = ("positive-control", "retrain", "base", "encoder-noise", "encoder-noise-proxy")
+CONTROLS = ("positive-control", "retrain", "base")
+METHODS = ("encoder-noise", "encoder-noise-proxy")  # --methods: any unlearning method but the oracle
 OLD_MASKS = (2, 4)  # the old gate's readings among references.SAMPLE_MASKS: centre 16 and border 8 (evaluate: masks)
 
 
 class VerdictBench(Bench):
-    def __init__(self, ws, params, out: Path, scenario: str, sizes: list[int]) -> None:
+    def __init__(self, ws, params, out: Path, scenario: str, sizes: list[int], methods: tuple[str, ...] = METHODS) -> None:
         super().__init__(ws, params, out)
         self.scenario = scenario
+        self.methods = methods
         train = [s for s in self.d.samples if s.split == "train"]
         if scenario == "memorise":
             self.subjects = sorted({s.subject_id for s in train if s.sample_id.rsplit("-copy", 1)[-1] != s.sample_id})
@@ -157,7 +160,7 @@ class VerdictBench(Bench):
                 own = seed % len(oracles)
                 models = {"base": (base, {}), "retrain": (oracles[own], {"seconds": oracle_seconds[own]}),
                           "positive-control": (self.positive_control(base, forgotten, seed), {})}
-                for method in ("encoder-noise", "encoder-noise-proxy"):
+                for method in self.methods:
                     models[method] = self.unlearned(base, method, requested, seed)
                 for name, (model, timing) in models.items():
                     row = {"scenario": self.scenario, "size": size, "n_requested": len(requested), "n_distinct": len(forgotten),
@@ -182,7 +185,7 @@ class VerdictBench(Bench):
 def table(rows: list[dict], sizes: list[int]) -> dict:
     """Per model and size: verdict counts, the calibrated and raw standard errors, detectable effect, AUC."""
     out = {}
-    for model in MODELS:
+    for model in dict.fromkeys(r["model"] for r in rows):
         for size in sizes:
             group = [r for r in rows if r["model"] == model and r["size"] == size]
             if not group:
@@ -234,14 +237,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--oracles", type=int, default=2)
     parser.add_argument("--only-train", nargs="+", default=None, metavar="MODEL", help="base and/or oracle<k>: train into --cache and exit")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), help="unlearning methods to judge beside the controls")
     parser.add_argument("--name", default=None)
     args = parser.parse_args()
+    if "retrain" in args.methods:
+        parser.error("retrain is the oracle row already; --methods takes the other methods")
     torch.set_num_threads(1)
     ws = workspace.resolve(args.workspace)
     params = load_params(ws.params_file)
     stem = args.name or f"{date.today().isoformat()}-verdicts-{args.scenario}"
     args.cache.mkdir(parents=True, exist_ok=True)
-    bench = VerdictBench(ws, params, RESULTS / stem, args.scenario, args.sizes)
+    bench = VerdictBench(ws, params, RESULTS / stem, args.scenario, args.sizes, tuple(args.methods))
     if args.only_train:
         for which in args.only_train:
             print(f"{which}: {bench.trained(which, args.cache)[1]:.0f} s", flush=True)
@@ -253,7 +259,7 @@ def main() -> None:
     rows = bench.run(sizes, args.seeds, [m for m, _ in trained], [s for _, s in trained], base)
     results = {"date": date.today().isoformat(), "scenario": args.scenario, "threads": torch.get_num_threads(), "torch": torch.__version__,
                "data_dvc_md5": ws.data_version(), "pool": len(bench.pool), "seeds": args.seeds, "oracles": args.oracles,
-               "gates": asdict(params.gates), "unlearn": asdict(params.unlearn), "base_seconds": base_seconds,
+               "methods": list(args.methods), "gates": asdict(params.gates), "unlearn": asdict(params.unlearn), "base_seconds": base_seconds,
                "oracle_seconds": [s for _, s in trained], "table": table(rows, sizes), "rows": rows,
                "total_seconds": time.perf_counter() - start}
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from components import ledger as ledgers
 from components import registry
+from components.errors import RegistryError
 from flows.params import Params
 from flows.workspace import Workspace
 
@@ -49,8 +50,6 @@ def weights(ws: Workspace, params: Params) -> list[Finding]:
 
 def require_servable_parent(ws: Workspace, params: Params, client) -> None:
     """A batch starts from the champion's weights: refuse before claiming any request if they are gone."""
-    from components.errors import RegistryError
-
     name = params.registry.model_name
     version = registry.aliases(client, name).get(registry.CHAMPION)
     if version is None:

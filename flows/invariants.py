@@ -8,7 +8,6 @@ is consistent. It is the oracle of the fault matrix (tests/flows/test_faults.py)
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 from components import data, registry
@@ -106,7 +105,3 @@ def _data(ws: Workspace, tombstones: dict[str, str], batches: list[ledgers.Batch
     problems += [f"{b.id} is {b.status} but its data-commit journal is left behind"
                  for b in batches if b.status != "running" and any((ws.batch_dir(b.id) / d).exists() for d in ("backup", "trash"))]
     return problems
-
-
-def summary(problems: list[str]) -> str:
-    return "all invariants hold" if not problems else json.dumps(problems, indent=1)
