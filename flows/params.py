@@ -6,6 +6,7 @@ Unknown sections or keys are errors, so a misspelt key fails loudly instead of b
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,9 @@ REMOVED = {("gates", "class_accuracy_slack"): "the recognisability gate could no
                                               "recognisability is reported, not gated: delete the line"}
 
 
+TEMPLATE = Path(__file__).with_name("templates") / "params.yaml"
+
+
 class ParamsError(WorkspaceError, BadInputError):
     """params.yaml cannot be run as written: one line naming the key and why (bad input: exit 2)."""
 
@@ -121,8 +125,10 @@ def _section(path: Path, name: str, cls: type, values: dict[str, Any]):
         raise ParamsError(f"{path}: unknown key(s) {sorted(map(str, unknown))} in section {name!r}{hints}")
     missing = sorted(set(known) - set(values))
     if missing:  # the dataclass defaults describe older models (they load old checkpoints), not what to train now
-        raise ParamsError(f"{path}: section {name!r} lacks {missing}: every key is set in params.yaml "
-                          "(the shipped values are in flows/templates/params.yaml)")
+        shipped = (yaml.safe_load(TEMPLATE.read_text()) or {}).get(name) or {}
+        lines = ", ".join(f"{k}: {json.dumps(shipped[k])}" for k in missing if k in shipped)
+        raise ParamsError(f"{path}: section {name!r} lacks {missing}: every key is set in params.yaml"
+                          + (f"; the shipped values: {lines}" if lines else "") + " (flows/templates/params.yaml)")
     defaults = cls()
     for key, value in values.items():
         expected = type(getattr(defaults, key))
