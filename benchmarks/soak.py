@@ -123,9 +123,9 @@ def soak(batches: int, interval: float, minutes: float, seed: int) -> dict:
         rows, totals, start = [], {}, time.monotonic()
         try:
             while len(rows) < batches and time.monotonic() - start < minutes * 60:
+                seen = finished(ws.ledger_path)[0]  # before filing: serve may finish the batch before we look again
                 for key, value in file_random(ws_root, rng, ws.ledger_path).items():
                     totals[key] = totals.get(key, 0) + value
-                seen = finished(ws.ledger_path)[0]
                 while time.monotonic() - start < minutes * 60:
                     count, waiting = finished(ws.ledger_path)
                     if count > seen and not waiting:
