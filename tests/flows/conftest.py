@@ -105,3 +105,12 @@ def processes_of(root) -> list[int]:
             if marker in environ.read_bytes():
                 found.append(int(environ.parent.name))
     return found
+
+
+def file_digests(root) -> dict[str, str]:
+    """sha256 of every file under `root`: what "byte-identical" means in the copy tests."""
+    import hashlib
+
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(root).rglob("*"))
+            if p.is_file()}
+

@@ -29,7 +29,7 @@ from flows.prepare import prepare
 from flows.transaction import BatchBusyError, batch_lock
 from flows.workspace import git
 from tests.conftest import write_params
-from tests.flows.conftest import dvc, file_requests, processes_of
+from tests.flows.conftest import dvc, file_digests, file_requests, processes_of
 
 pytestmark = pytest.mark.integration
 MODEL = "forgetflow-mae"
@@ -259,8 +259,10 @@ def test_register_reuses_the_version_of_its_batch(trained):
     assert batch_steps.register(ws, params, "batch-000001", ckpt, evaluation) == 2
 
 
-def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, cli_env):
+def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, trained_template, cli_env):
+    """In a relocated copy of the session's workspace (`trained`): the original stays byte-identical."""
     ws = trained
+    original = file_digests(trained_template)
     file_requests(ws)
     write_params(ws.root, {"unlearn": {"min_steps": 100000, "max_steps": 100000, "stop_plateau": -1e9,
                                           "stop_gap": 0.0, "max_retain_drop_pct": 1e9}})  # killed inside unlearn
@@ -293,6 +295,7 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, cli_env
     assert len(MlflowClient(uri, uri).search_model_versions(f"name='{MODEL}'")) == 2
     assert not processes_of(ws.root), "a process started for this workspace outlived its run"
     assert invariants.check(ws, load_params(ws.params_file)) == []
+    assert file_digests(trained_template) == original
 
 
 def test_sigkill_after_the_data_commit_finishes_forward_on_the_next_run(trained, cli_env):
