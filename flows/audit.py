@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from components import ledger as ledgers
 from components import registry
-from components.errors import RegistryError
 from flows.params import Params
 from flows.workspace import Workspace
 
@@ -47,15 +46,3 @@ def weights(ws: Workspace, params: Params) -> list[Finding]:
             for alias, version in sorted(registry.aliases(client, name).items())
             for check in [registry.check_weights(client, name, version)]]
 
-
-def require_servable_parent(ws: Workspace, params: Params, client) -> None:
-    """A batch starts from the champion's weights: refuse before claiming any request if they are gone."""
-    name = params.registry.model_name
-    version = registry.aliases(client, name).get(registry.CHAMPION)
-    if version is None:
-        return  # the flow's own "no champion" error says what to do
-    check = registry.check_weights(client, name, version)
-    if not check.servable:
-        raise RegistryError(f"champion v{version}'s weights are {check.state} ({check.detail}); no request was claimed. "
-                            "Way forward: `forgetflow rollback` to a version whose weights audit ok, or retrain "
-                            "(`dvc repro train_base`)")

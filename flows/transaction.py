@@ -106,16 +106,27 @@ def _outcome(ws: Workspace, batch: ledgers.Batch, error: str | None = None) -> B
 
 
 def _begin(ws: Workspace, params: Params, book: ledgers.Ledger, method: str, max_requests: int) -> ledgers.Batch | None:
-    from flows.audit import require_servable_parent
-
     if not book.requests("pending"):
         return None
     client = registry.connect(ws.root, params.registry.experiment)
-    require_servable_parent(ws, params, client)
+    require_servable_parent(params, client)
     batch = book.open_batch(method, max_requests)
     if batch is not None:
         book.update_batch(batch.id, details={"aliases_before": registry.aliases(client, params.registry.model_name)})
     return batch
+
+
+def require_servable_parent(params: Params, client) -> None:
+    """A batch starts from the champion's weights: refuse before claiming any request if they are gone."""
+    name = params.registry.model_name
+    version = registry.aliases(client, name).get(registry.CHAMPION)
+    if version is None:
+        return  # the flow's own "no champion" error says what to do
+    check = registry.check_weights(client, name, version)
+    if not check.servable:
+        raise RegistryError(f"champion v{version}'s weights are {check.state} ({check.detail}); no request was claimed. "
+                            "Way forward: `forgetflow rollback` to a version whose weights audit ok, or retrain "
+                            "(`dvc repro train_base`)")
 
 
 def commit(ws: Workspace, params: Params, batch_id: str, promoted: bool, version: int | None) -> None:

@@ -69,11 +69,16 @@ def append(db: sqlite3.Connection, entity: str, entity_id: str, event: str, at: 
 
 def start(db: sqlite3.Connection, at: str) -> None:
     """Begin the chain once (inside a write transaction), covering any events written before it."""
-    if db.execute("SELECT 1 FROM events WHERE entity = 'ledger' AND event = 'chain_started' LIMIT 1").fetchone():
+    if started(db):
         return
     earlier = db.execute(f"SELECT {_COLUMNS} FROM events ORDER BY seq").fetchall()
     append(db, "ledger", "chain", "chain_started", at, {"unchained_events": len(earlier),
                                                            "unchained_sha256": _digest(earlier)})
+
+
+def started(db: sqlite3.Connection) -> bool:
+    """Has the chain begun? (Asked at every ledger open: by entity_id, which is indexed.)"""
+    return db.execute("SELECT 1 FROM events WHERE entity_id = 'chain' AND event = 'chain_started' LIMIT 1").fetchone() is not None
 
 
 def _digest(rows: list) -> str:
@@ -84,7 +89,7 @@ def verify(db: sqlite3.Connection) -> ChainReport:
     """Walk the whole history; report the first event that does not follow from the one before."""
     rows = db.execute(f"SELECT {_COLUMNS} FROM events ORDER BY seq").fetchall()
     counter = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-    starts = [i for i, r in enumerate(rows) if r[2] == "ledger" and r[4] == "chain_started"]
+    starts = [i for i, r in enumerate(rows) if r[3] == "chain" and r[4] == "chain_started"]
     if not starts:
         return ChainReport(len(rows), None, "the ledger has no chain_started event: its history cannot be verified")
     first = starts[0]

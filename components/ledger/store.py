@@ -108,7 +108,7 @@ class Ledger:
         if "hash" not in {r["name"] for r in self._db.execute("PRAGMA table_info(events)")}:
             with self.transaction() as db:
                 db.execute("ALTER TABLE events ADD COLUMN hash TEXT")
-        if not self._db.execute("SELECT 1 FROM events WHERE entity = 'ledger' AND event = 'chain_started'").fetchone():
+        if not chain.started(self._db):
             with self.transaction() as db:
                 chain.start(db, now())
         artifact_columns = {r["name"] for r in self._db.execute("PRAGMA table_info(artifacts)")}

@@ -64,15 +64,19 @@ def _download(uri: str, artifact: str, into: Path) -> Path:
     previous = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # a check prints its verdict, not bars
     try:
-        mlmodel = yaml.safe_load(Path(mlflow.artifacts.download_artifacts(artifact_uri=f"{uri}/MLmodel", dst_path=str(into)))
-                                 .read_text())
-        path = mlmodel["flavors"]["python_function"]["artifacts"][artifact]["path"]
+        mlmodel = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"{uri}/MLmodel", dst_path=str(into)))
+        path = _artifact_path(mlmodel, artifact)
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=f"{uri}/{path}", dst_path=str(into)))
     finally:
         if previous is None:
             os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
         else:
             os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = previous
+
+
+def _artifact_path(mlmodel: Path, artifact: str) -> str:
+    """Where the pyfunc keeps one of its artifacts ("weights", "config"), relative to the model folder."""
+    return yaml.safe_load(mlmodel.read_text())["flavors"]["python_function"]["artifacts"][artifact]["path"]
 
 
 def stored_file(client: MlflowClient, name: str, version: int, root: Path) -> str | None:
@@ -87,6 +91,5 @@ def stored_file(client: MlflowClient, name: str, version: int, root: Path) -> st
     if not location.startswith("file:"):
         return None
     folder = Path(local_file_uri_to_path(location))
-    mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
-    path = (folder / mlmodel["flavors"]["python_function"]["artifacts"]["weights"]["path"]).resolve()
+    path = (folder / _artifact_path(folder / "MLmodel", "weights")).resolve()
     return str(path.relative_to(root.resolve())) if root.resolve() in path.parents else None
