@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from components.data.manifest import Sample, is_safe_id
 from components.errors import BadInputError
-from components.ledger import lineage
+from components.ledger import provenance
 from components.ledger.store import DEFAULT_DEADLINE_DAYS, Ledger, Request
 
 KINDS = ("sample", "subject", "label")
@@ -78,7 +78,7 @@ def file_request(ledger: Ledger, samples: list[Sample], kind: str, selector: lis
     if len(reason) > MAX_REASON or any(ord(c) < 32 and c not in "\t" for c in reason):
         raise IntakeError(f"reason must be one line of at most {MAX_REASON} characters")
     forgotten = ledger.forgotten_by()
-    sample_ids = resolve(samples, kind, selector, forgotten, lineage.catalogue(ledger, forgotten))
+    sample_ids = resolve(samples, kind, selector, forgotten, provenance.catalogue(ledger, forgotten))
     open_ids = ledger.open_sample_ids()
     new = [s for s in sample_ids if s not in forgotten and s not in open_ids]
     gone = tuple(sorted({forgotten[s] for s in sample_ids if s in forgotten}))

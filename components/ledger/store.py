@@ -11,34 +11,15 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from components.errors import ForgetflowError
-from components.ledger import chain
-from components.ledger.lineage import SCHEMA as LINEAGE_SCHEMA
+from components.ledger import chain, schema
+from components.ledger.schema import DEFAULT_DEADLINE_DAYS, after, now
 
 REQUEST_STATES = ("pending", "processing", "done", "rejected", "failed")
 BATCH_STATES = ("running", "promoted", "needs_review", "failed", "rejected", "rolled_back")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS requests (
-    id TEXT PRIMARY KEY, kind TEXT NOT NULL, selector TEXT NOT NULL, sample_ids TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-    batch_id TEXT, model_version INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, due_at TEXT);
-CREATE TABLE IF NOT EXISTS batches (
-    id TEXT PRIMARY KEY, status TEXT NOT NULL, step TEXT NOT NULL, method TEXT NOT NULL,
-    request_ids TEXT NOT NULL, model_version INTEGER, parent_version INTEGER, data_md5_before TEXT,
-    data_md5_after TEXT, error TEXT, details TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tombstones (
-    sample_id TEXT PRIMARY KEY, request_id TEXT NOT NULL, batch_id TEXT NOT NULL, forgotten_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS tombstones_batch ON tombstones (batch_id);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, entity TEXT NOT NULL, entity_id TEXT NOT NULL,
-    event TEXT NOT NULL, detail TEXT NOT NULL, hash TEXT);
-CREATE INDEX IF NOT EXISTS events_entity ON events (entity_id);
-"""
 
 
 class LedgerError(ForgetflowError):
@@ -77,17 +58,6 @@ class Batch:
     created_at: str
 
 
-DEFAULT_DEADLINE_DAYS = 30  # for rows filed before the ledger recorded due dates
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def after(stamp: str, days: float) -> str:
-    return (datetime.fromisoformat(stamp) + timedelta(days=days)).isoformat(timespec="seconds")
-
-
 class Ledger:
     """Open with `Ledger(path)`; every public method is one atomic SQLite transaction."""
 
@@ -97,33 +67,7 @@ class Ledger:
         self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA + LINEAGE_SCHEMA)
-        self._migrate()
-
-    def _migrate(self) -> None:
-        """Ledgers written before due dates existed get the column, and the default deadline; before
-        server-side purges were tracked, artifacts get `purge_pending` (NULL: nothing pending) and, before
-        served weights were checked, `weights_path` (NULL: unknown until `forgetflow reindex`); before
-        the hash chain, events get `hash` and the chain starts, covering the earlier events."""
-        if "hash" not in {r["name"] for r in self._db.execute("PRAGMA table_info(events)")}:
-            with self.transaction() as db:
-                db.execute("ALTER TABLE events ADD COLUMN hash TEXT")
-        if not chain.started(self._db):
-            with self.transaction() as db:
-                chain.start(db, now())
-        artifact_columns = {r["name"] for r in self._db.execute("PRAGMA table_info(artifacts)")}
-        for column in ("purge_pending", "weights_path"):
-            if column not in artifact_columns:
-                with self.transaction() as db:
-                    db.execute(f"ALTER TABLE artifacts ADD COLUMN {column} TEXT")
-        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(requests)")}
-        if "due_at" in columns:
-            return
-        with self.transaction() as db:
-            db.execute("ALTER TABLE requests ADD COLUMN due_at TEXT")
-            rows = db.execute("SELECT id, created_at FROM requests").fetchall()
-            db.executemany("UPDATE requests SET due_at = ? WHERE id = ?",
-                           [(after(r["created_at"], DEFAULT_DEADLINE_DAYS), r["id"]) for r in rows])
+        schema.create(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -145,16 +89,11 @@ class Ledger:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with schema.transaction(self._db) as db:
+            yield db
 
     def _event(self, db: sqlite3.Connection, entity: str, entity_id: str, event: str, **detail: Any) -> None:
-        chain.append(db, entity, entity_id, event, now(), detail)
+        schema.append_event(db, entity, entity_id, event, **detail)
 
     # --- requests -------------------------------------------------------------------------
     def add_request(self, kind: str, selector: list[str], sample_ids: list[str], reason: str,

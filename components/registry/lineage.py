@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from components.errors import RegistryError
-from components.ledger.lineage import LineageEntry, chain
+from components.ledger.provenance import LineageEntry, chain
 from components.registry.models import move_alias
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous-champion", "challenger"

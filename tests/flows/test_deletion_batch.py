@@ -20,7 +20,7 @@ from components import ledger as ledgers
 from components import registry
 from components.data import read_manifest
 from components.errors import ForgetflowError
-from components.ledger import lineage
+from components.ledger import provenance
 from flows import batch_steps, invariants
 from flows.cli import app
 from flows.deletion_batch import run_batch
@@ -42,8 +42,8 @@ def snapshot(ws):
              for p in sorted(ws.data_dir.rglob("*")) if p.is_file()}
     experiment = client.get_experiment_by_name("forgetflow").experiment_id
     book = ledgers.Ledger(ws.ledger_path)
-    ledger_state = {"tombstones": book.tombstones(), "artifacts": sorted(lineage.artifacts(book)),
-                    "aliases": lineage.aliases(book), "requests": [r.status for r in book.requests()]}
+    ledger_state = {"tombstones": book.tombstones(), "artifacts": sorted(provenance.artifacts(book)),
+                    "aliases": provenance.aliases(book), "requests": [r.status for r in book.requests()]}
     book.close()
     return {"aliases": registry.aliases(client, MODEL), "versions": len(client.search_model_versions(f"name='{MODEL}'")),
             "runs": len(client.search_runs([experiment])), "data": files, "data.dvc": ws.data_dvc.read_text(),

@@ -110,12 +110,12 @@ def test_the_invariant_checker_catches_each_broken_invariant(trained):
     """Its positive controls: each damage alone is named, and undoing it makes the checker pass again."""
     import sqlite3
 
-    from components.ledger import lineage
+    from components.ledger import provenance
 
     ws, params = trained, load_params(trained.params_file)
     file_requests(ws)
     with ledgers.Ledger(ws.ledger_path) as book:
-        weights = ws.root / lineage.artifacts(book)[lineage.version_id("forgetflow-mae", 1)].weights_path
+        weights = ws.root / provenance.artifacts(book)[provenance.version_id("forgetflow-mae", 1)].weights_path
 
     def sql(statement: str) -> None:
         db = sqlite3.connect(ws.ledger_path)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from components import ledger as ledgers
 from components.errors import RegistryError
-from components.ledger import lineage
+from components.ledger import provenance
 from flows.cli import app
 from flows.deletion_batch import run_batch
 from flows.params import load_params
@@ -31,7 +31,7 @@ def audit(ws):
 
 def champion_weights(ws):
     with ledgers.Ledger(ws.ledger_path) as book:
-        return ws.root / lineage.artifacts(book)[lineage.version_id(MODEL, 1)].weights_path
+        return ws.root / provenance.artifacts(book)[provenance.version_id(MODEL, 1)].weights_path
 
 
 def test_a_healthy_workspace_audits_clean(trained):

@@ -80,9 +80,9 @@ def test_batch_lifecycle_records_tombstones_and_an_append_only_history(ledger, m
 
 
 def test_a_class_forgotten_yesterday_is_already_forgotten_not_unknown(ledger, manifest):
-    from components.ledger import lineage
+    from components.ledger import provenance
 
-    lineage.record_samples(ledger, "md5:train", manifest)  # what registering a model trained on it catalogues
+    provenance.record_samples(ledger, "md5:train", manifest)  # what registering a model trained on it catalogues
     label = manifest[0].label_name
     request = file_request(ledger, manifest, "label", [label]).request
     batch = ledger.open_batch("encoder-noise", 10)

@@ -20,33 +20,10 @@ from typing import TYPE_CHECKING
 
 from components.data.manifest import Sample
 from components.errors import RegistryError
-from components.ledger.chain import append as append_event
+from components.ledger.schema import append_event, now
 
 if TYPE_CHECKING:
     from components.ledger.store import Ledger
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS catalogue (
-    sample_id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, label INTEGER NOT NULL, label_name TEXT NOT NULL,
-    split TEXT NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS catalogue_subject ON catalogue (subject_id);
-CREATE INDEX IF NOT EXISTS catalogue_label ON catalogue (label);
-CREATE TABLE IF NOT EXISTS training_sets (
-    set_id TEXT NOT NULL, sample_id TEXT NOT NULL, PRIMARY KEY (sample_id, set_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS training_sets_set ON training_sets (set_id);
-CREATE TABLE IF NOT EXISTS artifacts (
-    id TEXT PRIMARY KEY, kind TEXT NOT NULL, model_name TEXT, version INTEGER, parent_id TEXT, batch_id TEXT,
-    set_id TEXT NOT NULL, data_md5 TEXT, weights_sha256 TEXT, files TEXT NOT NULL DEFAULT '[]', run_id TEXT,
-    purged_by TEXT, created_at TEXT NOT NULL, purge_pending TEXT, weights_path TEXT);
-CREATE TABLE IF NOT EXISTS aliases (
-    model_name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (model_name, alias));
-CREATE TABLE IF NOT EXISTS version_tags (
-    model_name TEXT NOT NULL, version INTEGER NOT NULL, tags TEXT NOT NULL, PRIMARY KEY (model_name, version));
-CREATE TABLE IF NOT EXISTS purged_data (data_md5 TEXT PRIMARY KEY, batch_id TEXT NOT NULL, purged_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS purges (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, batch_ids TEXT NOT NULL, at TEXT NOT NULL, summary TEXT NOT NULL);
-"""
-
 
 @dataclass(frozen=True)
 class Artifact:
@@ -129,8 +106,6 @@ def has_set(ledger: Ledger, set_id: str) -> bool:
 
 
 def record_artifact(ledger: Ledger, artifact: Artifact) -> None:
-    from components.ledger.store import now
-
     with ledger.transaction() as db:
         db.execute("INSERT OR REPLACE INTO artifacts (id, kind, model_name, version, parent_id, batch_id, set_id, data_md5, "
                    "weights_sha256, files, run_id, purged_by, created_at, weights_path) "
@@ -138,8 +113,7 @@ def record_artifact(ledger: Ledger, artifact: Artifact) -> None:
                    (artifact.id, artifact.kind, artifact.model_name, artifact.version, artifact.parent_id, artifact.batch_id,
                     artifact.set_id, artifact.data_md5, artifact.weights_sha256, json.dumps(artifact.files), artifact.run_id,
                     artifact.purged_by, now(), artifact.weights_path))
-        append_event(db, "artifact", artifact.id, "indexed", now(),
-                     {"kind": artifact.kind, "set_id": artifact.set_id, "batch_id": artifact.batch_id})
+        append_event(db, "artifact", artifact.id, "indexed", kind=artifact.kind, set_id=artifact.set_id, batch_id=artifact.batch_id)
 
 
 def forget_artifact(ledger: Ledger, artifact_id: str) -> None:
@@ -256,8 +230,6 @@ def contains(ledger: Ledger, sample_ids: Iterable[str]) -> list[Containment]:
 
 
 def record_purged_data(ledger: Ledger, data_md5s: Iterable[str], batch_id: str) -> None:
-    from components.ledger.store import now
-
     with ledger.transaction() as db:
         db.executemany("INSERT OR IGNORE INTO purged_data VALUES (?, ?, ?)", [(m, batch_id, now()) for m in data_md5s])
 
@@ -268,13 +240,11 @@ def purged_data(ledger: Ledger) -> dict[str, str]:
 
 
 def record_purge(ledger: Ledger, batch_ids: list[str], summary: dict) -> None:
-    from components.ledger.store import now
-
     with ledger.transaction() as db:
         db.execute("INSERT INTO purges (batch_ids, at, summary) VALUES (?, ?, ?)",
                    (json.dumps(batch_ids), now(), json.dumps(summary, sort_keys=True)))
         for batch_id in batch_ids:
-            append_event(db, "batch", batch_id, "purged", now(), summary)
+            append_event(db, "batch", batch_id, "purged", **summary)
 
 
 def purges(ledger: Ledger) -> list[dict]:
