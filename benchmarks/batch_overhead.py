@@ -36,7 +36,7 @@ from pathlib import Path
 
 from components import data
 from components import ledger as ledgers
-from components.ledger import lineage as index
+from components.ledger import provenance
 from flows import service_state, workspace
 from flows.params import load_params
 
@@ -128,7 +128,7 @@ def scheduled(ws: Path, label: str, timeout: float = 900.0) -> dict:
     root = workspace.Workspace(ws)
     model = load_params(root.params_file).registry.model_name
     with ledgers.Ledger(root.ledger_path) as book:
-        champion = index.model_aliases(book, model).get("champion")
+        champion = provenance.model_aliases(book, model).get("champion")
     start = time.perf_counter()
     _, request_id = file(ws, "--label", label)
     marks: dict[str, float] = {}
@@ -136,7 +136,7 @@ def scheduled(ws: Path, label: str, timeout: float = 900.0) -> dict:
     while time.perf_counter() - start < timeout and "finished_s" not in marks:
         with ledgers.Ledger(root.ledger_path) as book:
             batch_id = batch_id or book.request(request_id).batch_id  # a failed batch releases it: keep the first
-            moved = index.model_aliases(book, model).get("champion") != champion
+            moved = provenance.model_aliases(book, model).get("champion") != champion
             batch = book.batch(batch_id) if batch_id else None
         elapsed = round(time.perf_counter() - start, 1)
         if batch:

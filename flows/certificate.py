@@ -18,7 +18,7 @@ from components import ledger as ledgers
 from components.data.forget_set import list_sha256
 from components.errors import BadInputError
 from components.evaluation.gates import verdict_of
-from components.ledger import lineage as index
+from components.ledger import provenance
 from flows import data_commit
 from flows.params import Params
 from flows.workspace import Workspace, git
@@ -35,9 +35,9 @@ def build(ws: Workspace, params: Params, batch_id: str) -> dict:
         if batch.status == "running":
             raise BadInputError(f"{batch_id} is still running: a certificate is issued for a finished batch")
         requests = [book.request(r) for r in batch.request_ids]
-        purge = [p for p in index.purges(book) if batch_id in p["batch_ids"]]
-        artifacts = index.artifacts(book)
-        artifact = artifacts.get(index.version_id(params.registry.model_name, batch.model_version or 0))
+        purge = [p for p in provenance.purges(book) if batch_id in p["batch_ids"]]
+        artifacts = provenance.artifacts(book)
+        artifact = artifacts.get(provenance.version_id(params.registry.model_name, batch.model_version or 0))
         pending = {a.id: a.purge_pending for a in artifacts.values() if a.purged_by == batch_id and a.purge_pending}
         trail = book.events(batch_id)
     scratch = ws.batch_dir(batch_id)
@@ -102,7 +102,7 @@ def verify(ws: Workspace, path: Path) -> list[str]:
     if not isinstance(cert, dict) or cert.get("format") != FORMAT:
         raise BadInputError(f"{path}: not a forgetflow deletion certificate (format {FORMAT})")
     with ledgers.Ledger(ws.ledger_path) as book:
-        purged = {f: a.purged_by for a in index.artifacts(book).values() if a.purged_by for f in a.files}
+        purged = {f: a.purged_by for a in provenance.artifacts(book).values() if a.purged_by for f in a.files}
         unanchored = book.anchored(cert["ledger_head"]) if cert.get("ledger_head") else None
     problems = [f"ledger: {unanchored}"] if unanchored else []
     for cited, expected in sorted(cert.get("files_sha256", {}).items()):

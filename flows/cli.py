@@ -404,13 +404,13 @@ def trace(ref: Annotated[str, typer.Argument(help="Version number or alias.")] =
           from_registry: Annotated[bool, typer.Option("--registry", help="Read MLflow itself, not the ledger's mirror of it.")] = False) -> None:
     """Lineage: version -> parent -> ... -> base.  Example: forgetflow trace champion"""
     from components import ledger as ledgers
-    from components.ledger import lineage
+    from components.ledger import provenance
 
     ws, params = _open(workspace)
     chain = []
     if not from_registry:
         with ledgers.Ledger(ws.ledger_path) as book:
-            chain = lineage.trace(book, params.registry.model_name, ref)
+            chain = provenance.trace(book, params.registry.model_name, ref)
     if not chain:  # asked for, or a workspace whose registry was never mirrored
         from components import registry
 

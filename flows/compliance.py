@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from components import data
 from components import ledger as ledgers
-from components.ledger import lineage as index
+from components.ledger import provenance
 from flows.lineage import serving_aliases
 from flows.params import Params
 from flows.workspace import Workspace
@@ -17,9 +17,9 @@ def contains(ws: Workspace, params: Params, kind: str, selector: list[str]) -> d
     manifest = data.read_manifest(ws.data_dir) if (ws.data_dir / data.MANIFEST_NAME).is_file() else []
     with ledgers.Ledger(ws.ledger_path) as book:
         forgotten = book.forgotten_by()
-        everything = {s.sample_id: s for s in manifest} | {s.sample_id: s for s in index.catalogue(book)}
+        everything = {s.sample_id: s for s in manifest} | {s.sample_id: s for s in provenance.catalogue(book)}
         ids = ledgers.resolve(list(everything.values()), kind, selector, forgotten)
-        rows = index.contains(book, ids)
+        rows = provenance.contains(book, ids)
         verdicts = {b: book.batch(b).details.get("verdicts", {}) for c in rows for b in c.unlearned}
     serving = set(serving_aliases(params.registry.challenger_serves))
     out = []

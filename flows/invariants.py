@@ -12,7 +12,7 @@ from collections import Counter
 
 from components import data, registry
 from components import ledger as ledgers
-from components.ledger import lineage as index
+from components.ledger import provenance
 from flows import data_commit, dvc_listing, lineage
 from flows.params import Params
 from flows.workspace import Workspace, git
@@ -25,8 +25,8 @@ def check(ws: Workspace, params: Params) -> list[str]:
     with ledgers.Ledger(ws.ledger_path) as book:
         chain = book.verify_chain()
         requests, batches, tombstones = book.requests(), book.batches(), book.forgotten_by()
-        mirrored = {name: index.model_aliases(book, name) for name in _models(params)}
-        artifacts = index.artifacts(book)
+        mirrored = {name: provenance.model_aliases(book, name) for name in _models(params)}
+        artifacts = provenance.artifacts(book)
         tainted = lineage.tainted_artifacts(book)
     problems = [] if chain.ok else [f"ledger: {chain.broken}"]
     problems += _queue(requests, batches)
@@ -58,7 +58,7 @@ def _queue(requests: list[ledgers.Request], batches: list[ledgers.Batch]) -> lis
     return problems
 
 
-def _registry(ws: Workspace, params: Params, mirrored: dict[str, dict[str, int]], artifacts: dict[str, index.Artifact],
+def _registry(ws: Workspace, params: Params, mirrored: dict[str, dict[str, int]], artifacts: dict[str, provenance.Artifact],
               tainted: dict[str, list[str]]) -> list[str]:
     """The ledger mirrors MLflow; every version is indexed; no serving alias on tainted, purged,
     missing or corrupt weights."""
@@ -68,12 +68,12 @@ def _registry(ws: Workspace, params: Params, mirrored: dict[str, dict[str, int]]
         current = registry.aliases(client, name)
         if current != mirrored[name]:
             problems.append(f"{name}: ledger mirrors aliases {mirrored[name]}, MLflow has {current}")
-        versions = {index.version_id(name, int(v.version)) for v in registry.versions(client, name)}
+        versions = {provenance.version_id(name, int(v.version)) for v in registry.versions(client, name)}
         indexed = {a for a, art in artifacts.items() if art.model_name == name}
         problems += [f"{v} is in MLflow but not in the lineage index" for v in sorted(versions - indexed)]
         problems += [f"{a} is indexed but not in MLflow" for a in sorted(indexed - versions)]
         for alias, version in current.items():
-            artifact_id = index.version_id(name, version)
+            artifact_id = provenance.version_id(name, version)
             if alias in SERVING and artifact_id in tainted:
                 problems.append(f"{name}@{alias} serves v{version}, which holds data forgotten by {', '.join(tainted[artifact_id])}")
             weights = registry.check_weights(client, name, version)

@@ -17,7 +17,7 @@ from pathlib import Path
 from components import data
 from components import ledger as ledgers
 from components.errors import RegistryError
-from components.ledger import lineage
+from components.ledger import provenance as lineage
 from flows.workspace import Workspace
 
 log = logging.getLogger(__name__)

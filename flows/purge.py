@@ -28,7 +28,7 @@ import yaml
 from components import data, registry
 from components import ledger as ledgers
 from components.errors import BadInputError, ForgetflowError
-from components.ledger import lineage as index
+from components.ledger import provenance
 from flows import dvc_listing, lineage
 from flows import remote as remotes
 from flows.data_commit import UNLEARNED_DIR
@@ -75,7 +75,7 @@ def purge(ws: Workspace, params: Params, batch_id: str | None = None) -> PurgeRe
     with ledgers.Ledger(ws.ledger_path) as book:
         targets = _targets(book, batch_id)
         tainted = lineage.tainted_artifacts(book)
-        artifacts = index.artifacts(book)
+        artifacts = provenance.artifacts(book)
     refresh_featurenet(ws)
     client = registry.connect(ws.root, params.registry.experiment)
     _confirm_server_gc(ws, client, artifacts)
@@ -91,7 +91,7 @@ def purge(ws: Workspace, params: Params, batch_id: str | None = None) -> PurgeRe
             pending.append(artifact_id)
         files += _remove_files(ws, artifact, batches[0])
         with ledgers.Ledger(ws.ledger_path) as book:
-            index.mark_purged(book, artifact_id, batches[0], state or None)
+            provenance.mark_purged(book, artifact_id, batches[0], state or None)
     if any(f.startswith(f"{UNLEARNED_DIR}/") for f in files):
         from dvc.repo import Repo
 
@@ -99,27 +99,27 @@ def purge(ws: Workspace, params: Params, batch_id: str | None = None) -> PurgeRe
             repo.add([str(ws.root / UNLEARNED_DIR)])
     stale = _stale_data_versions(ws, artifacts)
     with ledgers.Ledger(ws.ledger_path) as book:
-        index.record_purged_data(book, [m for m in stale if m not in index.purged_data(book)], (targets or ["?"])[-1])
+        provenance.record_purged_data(book, [m for m in stale if m not in provenance.purged_data(book)], (targets or ["?"])[-1])
     cache = _gc(ws)
     report = PurgeReport(targets, cache[0], cache[1], cache[2], cache[3], versions, files, stale, pending)
     _commit_pointers(ws, f"forgetflow: purge {', '.join(targets) or 'tainted artifacts'}")
     with ledgers.Ledger(ws.ledger_path) as book:
-        index.record_purge(book, targets, asdict(report))
+        provenance.record_purge(book, targets, asdict(report))
     return report
 
 
-def _confirm_server_gc(ws: Workspace, client, artifacts: dict[str, index.Artifact]) -> None:
+def _confirm_server_gc(ws: Workspace, client, artifacts: dict[str, provenance.Artifact]) -> None:
     """Weights marked deleted on a tracking server count as gone only once the server collected them."""
     for artifact in artifacts.values():
         if artifact.purge_pending and registry.weights_collected(client, artifact.model_name, artifact.version):
             with ledgers.Ledger(ws.ledger_path) as book:
-                index.confirm_collected(book, artifact.id)
+                provenance.confirm_collected(book, artifact.id)
 
 
 def _targets(book: ledgers.Ledger, batch_id: str | None) -> list[str]:
     promoted = [b.id for b in book.batches() if b.status in ("promoted", "rolled_back") and b.data_md5_after]
     if batch_id is None:
-        done = {b for p in index.purges(book) for b in p["batch_ids"]}
+        done = {b for p in provenance.purges(book) for b in p["batch_ids"]}
         return [b for b in promoted if b not in done]
     if batch_id not in {b.id for b in book.batches()}:
         raise BadInputError(f"no batch {batch_id!r} in this workspace (see `forgetflow events`)")
@@ -128,7 +128,7 @@ def _targets(book: ledgers.Ledger, batch_id: str | None) -> list[str]:
     return [batch_id]
 
 
-def _remove_files(ws: Workspace, artifact: index.Artifact, batch_id: str) -> list[str]:
+def _remove_files(ws: Workspace, artifact: provenance.Artifact, batch_id: str) -> list[str]:
     """Workspace files of a tainted artifact. Paths a later model reuses (a stage's checkpoint, the
     feature net) are removed only while they still hold *this* artifact's weights."""
     shared = bool(artifact.files) and (artifact.files[0] in STAGE_OF or artifact.kind == "featurenet")
@@ -179,7 +179,7 @@ def refresh_featurenet(ws: Workspace) -> bool:
         return False
     sha = json.loads(meta_path.read_text()).get("weights_sha256", "")
     with ledgers.Ledger(ws.ledger_path) as book:
-        artifacts = index.artifacts(book)
+        artifacts = provenance.artifacts(book)
         artifact_id = lineage.featurenet_id(sha)
         known = artifact_id in artifacts
         stale = (lineage.tainted_artifacts(book).get(artifact_id) if known else bool(book.forgotten_by()))
@@ -191,7 +191,7 @@ def refresh_featurenet(ws: Workspace) -> bool:
     return True
 
 
-def _stale_data_versions(ws: Workspace, artifacts: dict[str, index.Artifact]) -> list[str]:
+def _stale_data_versions(ws: Workspace, artifacts: dict[str, provenance.Artifact]) -> list[str]:
     """Every data version a promoted batch superseded: after gc none of them can be checked out."""
     current = ws.data_version()
     with ledgers.Ledger(ws.ledger_path) as book:
@@ -237,7 +237,7 @@ def checkout_data(ws: Workspace, rev: str) -> str:
         raise BadInputError(f"no data.dvc at git revision {rev!r}")
     md5 = yaml.safe_load(text)["outs"][0]["md5"]
     with ledgers.Ledger(ws.ledger_path) as book:
-        purged = index.purged_data(book)
+        purged = provenance.purged_data(book)
     if md5 in purged:
         raise ForgetflowError(f"data version {md5} (at {rev}) was purged by {purged[md5]}: it held forgotten samples "
                               "and can never be checked out again")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from components import ledger as ledgers
-from components.ledger import lineage, policy
+from components.ledger import provenance, policy
 from flows import service_state
 from flows.params import Params
 from flows.workspace import Workspace
@@ -25,9 +25,9 @@ def summary(ws: Workspace, params: Params, at: datetime | None = None) -> dict[s
     with ledgers.Ledger(ws.ledger_path) as book:
         requests = book.requests()
         review = [b.id for b in book.batches() if b.status == "needs_review"]
-        by_alias = lineage.model_aliases(book, name)
-        tags = lineage.version_tags(book, name)
-        artifacts = lineage.artifacts(book)
+        by_alias = provenance.model_aliases(book, name)
+        tags = provenance.version_tags(book, name)
+        artifacts = provenance.artifacts(book)
     champion = by_alias.get("champion")
     decision = policy.decide(requests, params.schedule, at)
     states = [policy.deadline_state(r, at, params.schedule.deadline_margin_days) for r in requests]
@@ -40,7 +40,7 @@ def summary(ws: Workspace, params: Params, at: datetime | None = None) -> dict[s
         "champion": None if champion is None else {
             "version": champion, **{k: tags.get(champion, {}).get(k) for k in ("stage", "data_dvc_md5", "git_commit",
                                                                                "deletion_batch_id")}},
-        "weights": {alias: weights_state(ws, artifacts.get(lineage.version_id(name, v))) for alias, v in by_alias.items()},
+        "weights": {alias: weights_state(ws, artifacts.get(provenance.version_id(name, v))) for alias, v in by_alias.items()},
         "base_metrics": json.loads(metrics_file.read_text()) if metrics_file.is_file() else None,
         "requests": {
             "pending": sum(r.status == "pending" for r in requests),
@@ -58,7 +58,7 @@ def summary(ws: Workspace, params: Params, at: datetime | None = None) -> dict[s
     }
 
 
-def weights_state(ws: Workspace, artifact: lineage.Artifact | None) -> str:
+def weights_state(ws: Workspace, artifact: provenance.Artifact | None) -> str:
     """ok | missing | corrupt | purged | unchecked: the weights file behind an alias, hashed against
     the sha256 registered with it. `unchecked` when the index does not know the file (a tracking
     server's store, or a ledger from before the check: `forgetflow reindex`); `forgetflow audit`

@@ -24,7 +24,7 @@ from pathlib import Path
 from components import ledger as ledgers
 from components import registry
 from components.errors import BadInputError, ForgetflowError, RegistryError
-from components.ledger import lineage as index
+from components.ledger import provenance
 from components.locations import require_own_store
 from flows import batch_steps as steps
 from flows import data_commit, lineage
@@ -182,17 +182,17 @@ def move_aliases_off_tainted(ws: Workspace, client) -> None:
     to the newest clean older version (usually none: every older version saw the data) or goes."""
     with ledgers.Ledger(ws.ledger_path) as book:
         tainted = lineage.tainted_artifacts(book)
-        artifacts = index.artifacts(book)
+        artifacts = provenance.artifacts(book)
     unusable = set(tainted) | {a.id for a in artifacts.values() if a.purged_by}
     for name in sorted({a.model_name for a in artifacts.values() if a.model_name}):
         current = registry.aliases(client, name)
         versions = sorted(a.version for a in artifacts.values() if a.model_name == name and a.version)
         for alias, version in current.items():
-            artifact_id = index.version_id(name, version)
+            artifact_id = provenance.version_id(name, version)
             if artifact_id not in unusable:
                 continue
             reason = f"v{version} holds data forgotten by {', '.join(tainted.get(artifact_id, ['a purge']))}"
-            clean = [v for v in versions if v < version and index.version_id(name, v) not in unusable
+            clean = [v for v in versions if v < version and provenance.version_id(name, v) not in unusable
                      and v not in current.values()]
             if alias == "previous-champion" and clean:
                 registry.move_alias(client, name, alias, clean[-1], f"moved off v{version}: {reason}")
@@ -218,7 +218,7 @@ def _roll_back(ws: Workspace, params: Params, batch: ledgers.Batch) -> None:
     if version is not None:
         registry.delete_version_and_run(client, name, version)
         with ledgers.Ledger(ws.ledger_path) as book:
-            index.forget_artifact(book, index.version_id(name, version))
+            provenance.forget_artifact(book, provenance.version_id(name, version))
     data_commit.undo(ws, batch.id)
     lineage.sync_aliases(ws, client, name)
 
