@@ -28,7 +28,8 @@ from components.data.forget_set import (
     spread,
 )
 from components.errors import CheckpointError, DataValidationError, RegistryError
-from flows import data_commit, dvc_listing, lineage
+from flows import data_commit, dvc_repo
+from flows.compliance import index  # steps record what they register; they never run purge or guards
 from flows.params import Params, prefixed
 from flows.workspace import Workspace
 
@@ -114,7 +115,7 @@ def validate(ws: Workspace, params: Params, batch_id: str) -> tuple[Path, valida
         by_id = {s.sample_id: s for s in manifest}
         n_classes = max(s.label for s in manifest) + 1
         roles = [(i, "forget") for i in lists["removed"]] + [(i, "retain") for i in lists["retain"]]
-        record = dvc_listing.listing(ws)
+        record = dvc_repo.listing(ws)
         batch_rows = [_file_row(ws, by_id.get(i), i, role, record) for i, role in roles]
         train = [s for s in manifest if s.split == "train"]
         removed = set(lists["removed"])
@@ -153,19 +154,16 @@ def _manifest_frame(manifest: list[data.Sample]) -> pd.DataFrame:
 def dvc_status_table(ws: Workspace) -> pd.DataFrame:
     """DVC's own verdict on data/ against data.dvc (it re-hashes only files whose mtime/inode changed,
     but stats all of them: ~3 s at 70,000 files, so only the audit runs it)."""
-    from dvc.repo import Repo
-
-    with Repo(str(ws.root)) as repo:
-        changed = repo.status(targets=[str(ws.data_dvc)])
+    changed = dvc_repo.status(ws, ws.data_dvc)
     return pd.DataFrame([{"target": "data.dvc", "data_matches_dvc": not changed, "status": json.dumps(changed)}])
 
 
 def dvc_record_table(ws: Workspace, record: dict[str, str]) -> pd.DataFrame:
     """data/ holds exactly the files of DVC's record, and the manifest is the recorded one."""
-    on_disk = dvc_listing.files_on_disk(ws)
+    on_disk = dvc_repo.files_on_disk(ws)
     manifest = ws.data_dir / data.MANIFEST_NAME
     return pd.DataFrame([{"target": "data.dvc", "data_matches_dvc": on_disk == set(record)
-                          and manifest.is_file() and dvc_listing.md5_file(manifest) == record.get(data.MANIFEST_NAME),
+                          and manifest.is_file() and dvc_repo.md5_file(manifest) == record.get(data.MANIFEST_NAME),
                           "extra": sorted(on_disk - set(record))[:5], "missing": sorted(set(record) - on_disk)[:5]}])
 
 
@@ -249,7 +247,7 @@ def evaluate(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
     from components.evaluation import forgetting, gates
     from components.evaluation.stats import images_for_accuracy
     from components.models import checkpoint
-    from flows.purge import refresh_featurenet
+    from flows.train_base import refresh_featurenet
 
     with _step(ws, batch_id, "evaluate") as ledger:
         batch = ledger.batch(batch_id)
@@ -370,7 +368,7 @@ def register(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
         )
         registered = registry.log_and_register(record, name)
         files = [str(p) for p in data_commit.unlearned_paths(digest)] + [str(checkpoint_path.relative_to(ws.root))]
-        lineage.index_unlearned(ws, client, name, registered.version, batch.parent_version, batch_id, registered.run_id, digest, files)
+        index.index_unlearned(ws, client, name, registered.version, batch.parent_version, batch_id, registered.run_id, digest, files)
         ledger.update_batch(batch_id, model_version=registered.version)
     return registered.version
 
@@ -387,7 +385,7 @@ def promote(ws: Workspace, params: Params, batch_id: str, version: int, evaluati
             registry.promote(client, params.registry.model_name, version, f"{batch_id}: {why} ({verdicts})")
         else:
             registry.set_challenger(client, params.registry.model_name, version, f"{batch_id}: needs review ({verdicts})")
-        lineage.sync_aliases(ws, client, params.registry.model_name)
+        index.sync_aliases(ws, client, params.registry.model_name)
     return bool(evaluation["gates_passed"])
 
 

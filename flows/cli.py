@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import subprocess
 from datetime import UTC
 from pathlib import Path
 from typing import Annotated
@@ -63,9 +62,9 @@ def init(directory: Annotated[Path, typer.Argument(help="Directory to turn into 
     """Create a workspace: git + DVC repos, params.yaml, dvc.yaml, mlruns/ (idempotent).  Example: forgetflow init /tmp/ws --remote /srv/dvc"""
     ws = workspaces.init(directory)
     if remote is not None:
-        from flows import remote as remotes
+        from flows import dvc_repo
 
-        console.print(f"DVC remote [bold]{remotes.configure(ws, remote)}[/bold] (default; committed in .dvc/config)")
+        console.print(f"DVC remote [bold]{dvc_repo.configure_remote(ws, remote)}[/bold] (default; committed in .dvc/config)")
     console.print(f"initialised workspace [bold]{ws.root}[/bold]; next: forgetflow -w {ws.root} prepare")
 
 
@@ -136,7 +135,7 @@ def demo(workspace: WorkspaceOpt = None,
                                                     "images recur in the training data and one of them asks to be forgotten "
                                                     "(a workspace of its own).")] = "default") -> None:
     """prepare -> train -> request -> deletion batch -> trace (skips what is done).  Example: forgetflow demo --scenario memorise"""
-    from flows import scenarios
+    from flows import dvc_repo, scenarios
     from flows.prepare import prepare as run_prepare
 
     ws, params = _open(workspace)
@@ -147,9 +146,9 @@ def demo(workspace: WorkspaceOpt = None,
         console.print(f"data/ {'up to date' if result.skipped else 'materialised'}: {result.n_samples} samples, md5 {result.data_md5}")
     with _phase(phases, "train", "2. train base model"):
         if _champion(ws, params) is None:
-            _dvc(ws, "repro", "train_base")
+            dvc_repo.run(ws, "repro", "train_base", stream=True)
             if _champion(ws, params) is None:  # outputs were up to date but the registry is new
-                _dvc(ws, "repro", "--force", "train_base")
+                dvc_repo.run(ws, "repro", "--force", "train_base", stream=True)
         else:
             console.print("a champion is registered already; skipping (run `dvc repro` to retrain on changed params)")
         _commit_pipeline(ws)
@@ -452,12 +451,6 @@ def rollback(workspace: WorkspaceOpt = None,
     console.print(f"champion: v{demoted} -> v{restored}")
 
 
-def _dvc(ws: workspaces.Workspace, *args: str) -> None:
-    done = subprocess.run(["dvc", *args], cwd=ws.root, env=workspaces.tool_env(), check=False)
-    if done.returncode != 0:
-        raise ForgetflowError(f"`dvc {' '.join(args)}` failed with exit code {done.returncode}")
-
-
 def _champion(ws: workspaces.Workspace, params):
     from mlflow.exceptions import MlflowException
 
@@ -534,11 +527,11 @@ def contains(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Which model versions still hold these samples. Exit 1 if a served alias does.  Example: forgetflow contains --subject subj-000042"""
-    from flows import compliance
+    from flows.compliance import contains as containment
 
     ws, params = _open(workspace)
     kind, selector = _selector(sample_ids, samples_file, subject, label)
-    answer = compliance.contains(ws, params, kind, selector)
+    answer = containment.contains(ws, params, kind, selector)
     if as_json:
         console.print_json(json.dumps(answer))
     else:
@@ -572,7 +565,7 @@ def purge(batch_id: Annotated[str | None, typer.Argument(help="A promoted batch 
     """Delete forgotten data from the DVC cache/remote and tainted weights everywhere.  Example: forgetflow purge batch-000001"""
     from dataclasses import asdict
 
-    from flows.purge import purge as run_purge
+    from flows.compliance.purge import purge as run_purge
     from flows.transaction import batch_lock
 
     ws, params = _open(workspace)
@@ -591,7 +584,7 @@ def certificate(batch_id: Annotated[str | None, typer.Argument(help="A finished 
                 verify: Annotated[Path | None, typer.Option(help="Re-check every hash of a certificate (.json).")] = None,
                 as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Deletion certificate: hashes, versions, gates, purge; no pixels.  Example: forgetflow certificate batch-000001 --out cert.html"""
-    from flows import certificate as certificates
+    from flows.compliance import certificate as certificates
 
     ws, params = _open(workspace)
     if verify is not None:
@@ -655,7 +648,7 @@ def audit(workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option(
     """Re-hash data/, verify the ledger's hash chain, read the weights behind every alias.  Example: forgetflow audit"""
     from dataclasses import asdict
 
-    from flows.audit import run as run_audit
+    from flows.compliance.audit import run as run_audit
 
     ws, params = _open(workspace)
     findings = run_audit(ws, params)
@@ -674,11 +667,11 @@ def audit(workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option(
 def reindex(workspace: WorkspaceOpt = None) -> None:
     """Rebuild the lineage index from the MLflow registry and DVC data versions.  Example: forgetflow reindex"""
     from components import registry
-    from flows import lineage
+    from flows.compliance import index
 
     ws, params = _open(workspace)
     client = registry.connect(ws.root, params.registry.experiment)
-    count = lineage.reindex(ws, client, [params.registry.model_name, params.registry.conv_ae_model_name])
+    count = index.reindex(ws, client, [params.registry.model_name, params.registry.conv_ae_model_name])
     console.print(f"indexed {count} model versions")
 
 
@@ -686,7 +679,7 @@ def reindex(workspace: WorkspaceOpt = None) -> None:
 def checkout(rev: Annotated[str, typer.Argument(help="git revision whose data.dvc to restore.")],
              workspace: WorkspaceOpt = None) -> None:
     """Restore data/ at a git revision (refused for versions a purge removed).  Example: forgetflow checkout HEAD"""
-    from flows.purge import checkout_data
+    from flows.compliance.purge import checkout_data
 
     ws = workspaces.resolve(workspace)
     console.print(f"data/ restored to {checkout_data(ws, rev)}")

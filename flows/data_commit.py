@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from components import data
-from flows import dvc_listing
+from flows import dvc_repo
 from flows.workspace import Workspace, commit, git
 
 FORGOTTEN_COLUMNS = ("sample_id", "request_id", "batch_id")
@@ -44,8 +44,6 @@ def commit_data(ws: Workspace, batch_id: str, removed: list[str], tombstones: li
                 message: str) -> str:
     """Remove `removed` from data/, add the batch's checkpoint to models/unlearned/, re-add both to
     DVC, commit + tag in git."""
-    from dvc.repo import Repo
-
     scratch = ws.batch_dir(batch_id)
     _back_up(ws, scratch / "backup")
     digest = json.loads(checkpoint.with_suffix(".json").read_text())["weights_sha256"]
@@ -64,9 +62,8 @@ def commit_data(ws: Workspace, batch_id: str, removed: list[str], tombstones: li
     data.manifest.write_manifest(ws.data_dir, [s for s in samples if s.sample_id not in gone])
     _append_forgotten(ws.forgotten_file, tombstones, batch_id)
     # the new version is the old one minus the forgotten files (anything else on disk is not ours to commit)
-    dvc_listing.commit_removal(ws, {s.relpath for s in samples if s.sample_id in gone}, {data.MANIFEST_NAME})
-    with Repo(str(ws.root)) as repo:
-        repo.add([str(ws.root / UNLEARNED_DIR)])
+    dvc_repo.commit_removal(ws, {s.relpath for s in samples if s.sample_id in gone}, {data.MANIFEST_NAME})
+    dvc_repo.add(ws, [ws.root / UNLEARNED_DIR])
     tracked = [p for p in POINTERS if (ws.root / p).exists() and not p.startswith("data/")]
     if git(ws.root, "add", "--", *tracked) is not None:
         commit(ws.root, message, tag=tag_for(batch_id), paths=tracked)
@@ -121,8 +118,9 @@ def undo(ws: Workspace, batch_id: str) -> None:
         # the listing moved into the backup kept it beside it
         listing = next((p for p in (backup / CACHE_LISTING, scratch / CACHE_LISTING) if p.is_file()), None)
         if listing is not None:
-            for rel in _cache_files(ws) - set(listing.read_text().split()):
-                (ws.root / ".dvc" / "cache" / rel).unlink()
+            cache = dvc_repo.cache_dir(ws)
+            for rel in dvc_repo.cache_files(ws) - set(listing.read_text().split()):
+                (cache / rel).unlink()
             listing.unlink()
         shutil.rmtree(backup)
     shutil.rmtree(backup.with_name(PARTIAL), ignore_errors=True)
@@ -136,11 +134,6 @@ def read_forgotten(path: Path) -> set[str]:
         return {row["sample_id"] for row in csv.DictReader(fh)}
 
 
-def _cache_files(ws: Workspace) -> set[str]:
-    """Every object in DVC's cache, relative to it."""
-    return {relpath for relpath, _ in dvc_listing.files_under(ws.root / ".dvc" / "cache")}
-
-
 def _back_up(ws: Workspace, backup: Path) -> None:
     """The pointers and the DVC cache listing as they were, written whole or not at all: built
     aside and renamed into place, so a crash or a full disk mid-way never leaves a partial backup
@@ -150,7 +143,7 @@ def _back_up(ws: Workspace, backup: Path) -> None:
     staging = backup.with_name(PARTIAL)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    (staging / CACHE_LISTING).write_text("".join(f"{p}\n" for p in sorted(_cache_files(ws))))
+    (staging / CACHE_LISTING).write_text("".join(f"{p}\n" for p in sorted(dvc_repo.cache_files(ws))))
     for name in POINTERS:
         target = staging / name
         target.parent.mkdir(parents=True, exist_ok=True)

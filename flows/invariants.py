@@ -13,7 +13,8 @@ from collections import Counter
 from components import data, registry
 from components import ledger as ledgers
 from components.ledger import provenance
-from flows import data_commit, dvc_listing, lineage
+from flows import data_commit, dvc_repo
+from flows.compliance import taint
 from flows.params import Params
 from flows.workspace import Workspace, git
 
@@ -27,7 +28,7 @@ def check(ws: Workspace, params: Params) -> list[str]:
         requests, batches, tombstones = book.requests(), book.batches(), book.forgotten_by()
         mirrored = {name: provenance.model_aliases(book, name) for name in _models(params)}
         artifacts = provenance.artifacts(book)
-        tainted = lineage.tainted_artifacts(book)
+        tainted = taint.tainted_artifacts(book)
     problems = [] if chain.ok else [f"ledger: {chain.broken}"]
     problems += _queue(requests, batches)
     problems += _registry(ws, params, mirrored, artifacts, tainted)
@@ -85,8 +86,8 @@ def _registry(ws: Workspace, params: Params, mirrored: dict[str, dict[str, int]]
 def _data(ws: Workspace, tombstones: dict[str, str], batches: list[ledgers.Batch]) -> list[str]:
     """data/ = data.dvc's record = the manifest, nothing forgotten in it, committed in git and tagged."""
     problems = []
-    record = dvc_listing.listing(ws)
-    on_disk = dvc_listing.files_on_disk(ws)
+    record = dvc_repo.listing(ws)
+    on_disk = dvc_repo.files_on_disk(ws)
     if on_disk != set(record):
         extra, missing = sorted(on_disk - set(record)), sorted(set(record) - on_disk)
         problems.append(f"data/ differs from data.dvc: {len(extra)} extra {extra[:3]}, {len(missing)} missing {missing[:3]}")

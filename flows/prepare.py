@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from components import data
+from flows import dvc_repo
 from flows.data_commit import read_forgotten
 from flows.params import Params
 from flows.workspace import Workspace
@@ -48,18 +49,12 @@ def _up_to_date(ws: Workspace, stamp: dict) -> bool:
         return False
     if yaml.safe_load(ws.data_dvc.read_text()).get("meta", {}).get("forgetflow") != stamp:
         return False
-    from dvc.repo import Repo
-
-    with Repo(str(ws.root)) as repo:
-        return not repo.status(targets=[str(ws.data_dvc)])
+    return not dvc_repo.status(ws, ws.data_dvc)
 
 
 def _dvc_add(ws: Workspace, stamp: dict) -> None:
     """`dvc add data`, then record the stamp in data.dvc (DVC keeps `meta` on later adds)."""
-    from dvc.repo import Repo
-
-    with Repo(str(ws.root)) as repo:
-        repo.add([str(ws.data_dir)])
+    dvc_repo.add(ws, [ws.data_dir])
     pointer = yaml.safe_load(ws.data_dvc.read_text())
     pointer["meta"] = {"forgetflow": stamp}
     ws.data_dvc.write_text(yaml.safe_dump(pointer, sort_keys=False))

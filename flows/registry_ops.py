@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from components import registry
 from components.errors import RegistryError
-from flows import lineage, transaction
+from flows import transaction
+from flows.compliance import taint
 from flows.params import Params
 from flows.workspace import Workspace
 
@@ -19,14 +20,14 @@ def promote_version(ws: Workspace, params: Params, ref: str, force: bool, reason
     tags = client.get_model_version(name, str(version)).tags
     if tags.get("gates_passed") == "false" and not (force and reason):
         raise RegistryError(f"v{version} failed its gates ({tags.get('gates', '?')}); use --force --reason TEXT to promote anyway")
-    lineage.refuse_if_tainted(ws, name, version)
+    taint.refuse_if_tainted(ws, name, version)
     why = f"manual promote: {reason or 'gates passed'}" + (" (forced)" if force else "")
     batch = transaction.pending_review(ws, tags.get("deletion_batch_id"))
     if batch is not None:
         return version, transaction.promote_reviewed(ws, params, batch.id, version, why)
     with transaction.batch_lock(ws):
         previous = registry.promote(client, name, version, why)
-        transaction.move_aliases_off_tainted(ws, client)
+        taint.move_aliases_off_tainted(ws, client)
     return version, previous
 
 
@@ -38,8 +39,8 @@ def rollback(ws: Workspace, params: Params, reason: str) -> tuple[int, int]:
     if target is None:
         raise RegistryError(f"{name}: nothing to roll back to (no {registry.PREVIOUS!r} alias: it is removed when a batch "
                             "forgets data the older versions saw)")
-    lineage.refuse_if_tainted(ws, name, target)
+    taint.refuse_if_tainted(ws, name, target)
     with transaction.batch_lock(ws):
         demoted, restored = registry.rollback(client, name, reason or "manual rollback")
-        transaction.move_aliases_off_tainted(ws, client)
+        taint.move_aliases_off_tainted(ws, client)
     return demoted, restored

@@ -2,7 +2,7 @@
 
 Answers from files and the ledger only (no MLflow, no Prefect import), so it stays under a second.
 The ledger mirrors the registry's aliases and version tags after every registry write forgetflow
-makes (flows/lineage.py `sync_aliases`); `forgetflow reindex` rebuilds the mirror from MLflow.
+makes (flows/compliance/index.py `sync_aliases`); `forgetflow reindex` rebuilds the mirror from MLflow.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from components import ledger as ledgers
-from components.ledger import provenance, policy
+from components.ledger import policy, provenance
 from flows import service_state
 from flows.params import Params
 from flows.workspace import Workspace

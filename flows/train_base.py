@@ -15,10 +15,12 @@ from pathlib import Path
 import torch
 
 from components import data, registry
+from components import ledger as ledgers
 from components.device import pick_device, seed_everything
 from components.errors import CheckpointError
 from components.evaluation import baselines, forgetting, grids
 from components.evaluation.metrics import accuracy, predict_batched
+from components.ledger import provenance
 from components.models import checkpoint, training
 from components.models.configs import FeatureNetConfig
 from components.models.conv_ae import ConvAutoencoder
@@ -26,7 +28,8 @@ from components.models.featurenet import FeatureNet, recalibrate_batchnorm
 from components.models.mae import MaskedAutoencoder
 from components.models.masking import make_mask
 from components.models.recipes import train_inpainter
-from flows import lineage
+from flows import dvc_repo
+from flows.compliance import index
 from flows.params import Params, params_sha256, prefixed
 from flows.workspace import Workspace
 
@@ -55,8 +58,30 @@ def train_featurenet(ws: Workspace, params: Params) -> dict[str, float]:
                "final_loss": result.epoch_losses[-1], "seconds": result.seconds}
     weights_sha = checkpoint.save(net, ws.models_dir / FEATURENET)
     _write_json(ws.metrics_dir / "featurenet.json", metrics)
-    lineage.index_featurenet(ws, weights_sha, [f"models/{FEATURENET}", "models/featurenet.json"])
+    index.index_featurenet(ws, weights_sha, [f"models/{FEATURENET}", "models/featurenet.json"])
     return metrics
+
+
+def refresh_featurenet(ws: Workspace) -> bool:
+    """Retrain the feature net (its DVC stage) when it was trained on forgotten samples.
+
+    Called after every promotion and before every evaluation, so no metric is ever computed by a
+    network that still holds forgotten data. Returns True when it retrained."""
+    meta_path = ws.models_dir / "featurenet.json"
+    if not meta_path.is_file():
+        return False
+    sha = json.loads(meta_path.read_text()).get("weights_sha256", "")
+    with ledgers.Ledger(ws.ledger_path) as book:
+        artifacts = provenance.artifacts(book)
+        artifact_id = index.featurenet_id(sha)
+        known = artifact_id in artifacts
+        stale = provenance.tainted_by(book, artifacts, artifact_id) if known else bool(book.forgotten_by())
+    if not stale:
+        return False
+    log.info("feature net %s was trained on forgotten samples: retraining (dvc repro train_featurenet)", sha[:12])
+    dvc_repo.run(ws, "repro", "train_featurenet")
+    dvc_repo.commit_pointers(ws, "forgetflow: retrain the feature net on the remaining data")
+    return True
 
 
 @dataclass(frozen=True)
@@ -100,8 +125,8 @@ def train_base(ws: Workspace, params: Params, family: str = "mae") -> registry.R
     version = _register_base(ws, params, spec, asdict(model.config), result, metrics, [grid, metrics_file], weights_sha)
     files = [f"models/{spec.stem}.pt", f"models/{spec.stem}.json", f"reports/{spec.stem}_grid.png"]
     client = registry.connect(ws.root, params.registry.experiment)
-    lineage.index_base(ws, client, version.name, version.version, version.run_id, weights_sha, files)
-    lineage.sync_aliases(ws, client, version.name)
+    index.index_base(ws, client, version.name, version.version, version.run_id, weights_sha, files)
+    index.sync_aliases(ws, client, version.name)
     return version
 
 

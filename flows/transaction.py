@@ -27,7 +27,8 @@ from components.errors import BadInputError, ForgetflowError, RegistryError
 from components.ledger import provenance
 from components.locations import require_own_store
 from flows import batch_steps as steps
-from flows import data_commit, lineage
+from flows import data_commit
+from flows.compliance import index, taint
 from flows.params import Params
 from flows.workspace import Workspace, file_lock
 
@@ -147,12 +148,13 @@ def after_promotion(ws: Workspace, params: Params, batch_id: str) -> None:
     Each part is re-checked later (the feature net before every evaluation, purge on demand), so a
     failure here is logged and recorded, never a reason to undo the promoted batch.
     """
-    from flows import purge
+    from flows import train_base
+    from flows.compliance import purge
 
     client = registry.connect(ws.root, params.registry.experiment)
     seconds = {}
-    for part, action in (("aliases", lambda: move_aliases_off_tainted(ws, client)),
-                         ("featurenet", lambda: purge.refresh_featurenet(ws)),
+    for part, action in (("aliases", lambda: taint.move_aliases_off_tainted(ws, client)),
+                         ("featurenet", lambda: train_base.refresh_featurenet(ws)),
                          ("purge", lambda: purge.purge(ws, params, batch_id) if params.batch.purge == "auto" else None),
                          ("push", lambda: push(ws, batch_id))):
         start = time.perf_counter()
@@ -169,43 +171,19 @@ def after_promotion(ws: Workspace, params: Params, batch_id: str) -> None:
 
 def push(ws: Workspace, batch_id: str) -> None:
     """The DVC remote (if any) gets the data and checkpoints the promotion made current."""
-    from flows import remote
+    from flows import dvc_repo
 
-    pushed = remote.push(ws)
+    pushed = dvc_repo.push(ws)
     if pushed is not None:
         with ledgers.Ledger(ws.ledger_path) as book:
             book.event("batch", batch_id, "pushed", objects=pushed[0], remote=pushed[1])
-
-
-def move_aliases_off_tainted(ws: Workspace, client) -> None:
-    """No alias may point at a version that still holds forgotten data: `previous-champion` moves
-    to the newest clean older version (usually none: every older version saw the data) or goes."""
-    with ledgers.Ledger(ws.ledger_path) as book:
-        tainted = lineage.tainted_artifacts(book)
-        artifacts = provenance.artifacts(book)
-    unusable = set(tainted) | {a.id for a in artifacts.values() if a.purged_by}
-    for name in sorted({a.model_name for a in artifacts.values() if a.model_name}):
-        current = registry.aliases(client, name)
-        versions = sorted(a.version for a in artifacts.values() if a.model_name == name and a.version)
-        for alias, version in current.items():
-            artifact_id = provenance.version_id(name, version)
-            if artifact_id not in unusable:
-                continue
-            reason = f"v{version} holds data forgotten by {', '.join(tainted.get(artifact_id, ['a purge']))}"
-            clean = [v for v in versions if v < version and provenance.version_id(name, v) not in unusable
-                     and v not in current.values()]
-            if alias == "previous-champion" and clean:
-                registry.move_alias(client, name, alias, clean[-1], f"moved off v{version}: {reason}")
-            else:
-                registry.remove_alias(client, name, alias, version, reason)
-        lineage.sync_aliases(ws, client, name)
 
 
 def _record_aliases_after(ws: Workspace, params: Params, batch_id: str) -> None:
     client = registry.connect(ws.root, params.registry.experiment)
     with ledgers.Ledger(ws.ledger_path) as book:
         details = book.batch(batch_id).details
-        details["aliases_after"] = lineage.sync_aliases(ws, client, params.registry.model_name)
+        details["aliases_after"] = index.sync_aliases(ws, client, params.registry.model_name)
         book.update_batch(batch_id, details=details)
 
 
@@ -220,7 +198,7 @@ def _roll_back(ws: Workspace, params: Params, batch: ledgers.Batch) -> None:
         with ledgers.Ledger(ws.ledger_path) as book:
             provenance.forget_artifact(book, provenance.version_id(name, version))
     data_commit.undo(ws, batch.id)
-    lineage.sync_aliases(ws, client, name)
+    index.sync_aliases(ws, client, name)
 
 
 def promote_reviewed(ws: Workspace, params: Params, batch_id: str, version: int, reason: str) -> int | None:
@@ -236,7 +214,7 @@ def promote_reviewed(ws: Workspace, params: Params, batch_id: str, version: int,
         except Exception:
             registry.restore_aliases(client, name, before)
             data_commit.undo(ws, batch_id)
-            lineage.sync_aliases(ws, client, name)
+            index.sync_aliases(ws, client, name)
             raise
     data_commit.finalize(ws, batch_id)
     after_promotion(ws, params, batch_id)
@@ -261,7 +239,7 @@ def reject(ws: Workspace, params: Params, batch_id: str, reason: str) -> ledgers
                 registry.remove_alias(client, name, registry.CHALLENGER, batch.model_version, f"{batch_id} rejected: {reason}")
             client.set_model_version_tag(name, str(batch.model_version), "rejected", reason)
         book.reject_batch(batch_id, reason, params.batch.max_attempts)
-        lineage.sync_aliases(ws, client, name)
+        index.sync_aliases(ws, client, name)
         return book.batch(batch_id)
 
 

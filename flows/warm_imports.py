@@ -14,8 +14,8 @@ MODULES = [
     "torch", "great_expectations", "mlflow", "mlflow.pyfunc", "mlflow.store.tracking.sqlalchemy_store",
     "mlflow.store.model_registry.sqlalchemy_store", "alembic.command", "alembic.autogenerate",
     "alembic.runtime.migration", "dvc.repo", "torchmetrics", "matplotlib", "pandas",
-    "flows.service", "flows.deletion_batch", "flows.batch_steps", "flows.lineage", "flows.data_commit",
-    "flows.report", "flows.purge", "components.models", "components.unlearning", "components.evaluation",
+    "flows.service", "flows.deletion_batch", "flows.batch_steps", "flows.compliance.index", "flows.data_commit",
+    "flows.report", "flows.compliance.purge", "components.models", "components.unlearning", "components.evaluation",
     "components.registry", "components.validation",
 ]
 

@@ -164,10 +164,9 @@ def init(root: Path) -> Workspace:
         if git(root, "init", "-q") is None:
             raise WorkspaceError(f"{root}: `git init` failed (is git installed?)")
     if not (root / ".dvc").is_dir():
-        from dvc.repo import Repo
+        from flows import dvc_repo  # it builds on this module
 
-        with Repo.init(root) as repo, repo.config.edit() as config:
-            config["core"]["autostage"] = True  # `dvc add data` stages data.dvc in git itself
+        dvc_repo.init(root)
     for name in ("params.yaml", "prefect.yaml"):
         if not (root / name).exists():
             (root / name).write_text(resources.files("flows").joinpath(f"templates/{name}").read_text())

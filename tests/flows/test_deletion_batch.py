@@ -117,7 +117,7 @@ def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
         promote_version(ws, params, "1", force=True, reason="I insist")  # no flag bypasses forgotten data
     assert registry.aliases(client, MODEL) == {"champion": 2}
 
-    from flows.purge import checkout_data, purge
+    from flows.compliance.purge import checkout_data, purge
 
     assert not purge(ws, params).removed_anything  # idempotent
     with pytest.raises(ForgetflowError, match="purged by batch-000001"):

@@ -65,9 +65,10 @@ def test_a_batch_against_an_mlflow_server_and_the_champion_served_over_rest(tiny
         assert base.tags["purged_by"] == outcome.batch_id and client.get_run(base.run_id).info.lifecycle_stage == "deleted"
         # the server still holds the files until its own `mlflow gc` runs: no command may call them gone
         assert base.tags["purge_pending"].startswith("mlflow gc")
-        from flows import certificate, compliance
+        from flows.compliance import certificate
+        from flows.compliance import contains as containment
 
-        rows = {r["artifact"]: r for r in compliance.contains(ws, params, "sample", sorted(removed)[:1])["artifacts"]}
+        rows = {r["artifact"]: r for r in containment.contains(ws, params, "sample", sorted(removed)[:1])["artifacts"]}
         assert rows["forgetflow-mae/v1"]["deletion_pending"].startswith("mlflow gc")
         cert = certificate.build(ws, params, outcome.batch_id)
         assert list(cert["deletion_pending_on_server"]) == ["forgetflow-mae/v1"]

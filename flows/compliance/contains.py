@@ -6,7 +6,7 @@ from __future__ import annotations
 from components import data
 from components import ledger as ledgers
 from components.ledger import provenance
-from flows.lineage import serving_aliases
+from flows.compliance.taint import serving_aliases
 from flows.params import Params
 from flows.workspace import Workspace
 

@@ -1,4 +1,4 @@
-"""Keep the ledger's lineage index (components/ledger/lineage.py) in step with the registry.
+"""Keep the ledger's lineage index (components/ledger/provenance.py) in step with the registry.
 
 Written at every registration and alias move forgetflow makes; `reindex` rebuilds it from MLflow
 (versions, lineage tags, aliases) and the DVC data versions (each version's `data_dvc_md5` names a
@@ -11,28 +11,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
-from pathlib import Path
 
 from components import data
 from components import ledger as ledgers
-from components.errors import RegistryError
-from components.ledger import provenance as lineage
+from components.errors import DataValidationError, RegistryError
+from components.ledger import provenance
 from flows.workspace import Workspace
-
-log = logging.getLogger(__name__)
-SERVING = ("champion",)
-
-
-def serving_aliases(challenger_serves: bool) -> tuple[str, ...]:
-    return SERVING + (("challenger",) if challenger_serves else ())
 
 
 def index_training_set(ws: Workspace, book: ledgers.Ledger) -> str:
     """The current data version's training split, catalogued once; returns its set id."""
-    set_id = lineage.training_set_id(ws.data_version() or "none")
-    if not lineage.has_set(book, set_id):
-        lineage.record_samples(book, set_id, data.read_manifest(ws.data_dir))
+    set_id = provenance.training_set_id(ws.data_version() or "none")
+    if not provenance.has_set(book, set_id):
+        provenance.record_samples(book, set_id, data.read_manifest(ws.data_dir))
     return set_id
 
 
@@ -41,7 +32,7 @@ def index_base(ws: Workspace, client, model_name: str, version: int, run_id: str
 
     with ledgers.Ledger(ws.ledger_path) as book:
         set_id = index_training_set(ws, book)
-        lineage.record_artifact(book, lineage.Artifact(lineage.version_id(model_name, version), "model_version", set_id,
+        provenance.record_artifact(book, provenance.Artifact(provenance.version_id(model_name, version), "model_version", set_id,
                                                        model_name, version, data_md5=ws.data_version(),
                                                        weights_sha256=weights_sha, files=files, run_id=run_id,
                                                        weights_path=registry.stored_file(client, model_name, version, ws.root)))
@@ -50,7 +41,7 @@ def index_base(ws: Workspace, client, model_name: str, version: int, run_id: str
 def index_featurenet(ws: Workspace, weights_sha: str, files: list[str]) -> None:
     with ledgers.Ledger(ws.ledger_path) as book:
         set_id = index_training_set(ws, book)
-        lineage.record_artifact(book, lineage.Artifact(featurenet_id(weights_sha), "featurenet", set_id,
+        provenance.record_artifact(book, provenance.Artifact(featurenet_id(weights_sha), "featurenet", set_id,
                                                        data_md5=ws.data_version(), weights_sha256=weights_sha, files=files))
 
 
@@ -60,17 +51,17 @@ def featurenet_id(weights_sha: str) -> str:
 
 def index_unlearned(ws: Workspace, client, model_name: str, version: int, parent: int, batch_id: str, run_id: str,
                     weights_sha: str, files: list[str]) -> None:
-    """An unlearned version inherits its parent's training set; its batch is on its lineage."""
+    """An unlearned version inherits its parent's training set; its batch is on its provenance."""
     from components import registry
 
     weights_path = registry.stored_file(client, model_name, version, ws.root)
     with ledgers.Ledger(ws.ledger_path) as book:
-        parent_id = lineage.version_id(model_name, parent)
-        index = lineage.artifacts(book)
+        parent_id = provenance.version_id(model_name, parent)
+        index = provenance.artifacts(book)
         if parent_id not in index:
             raise RegistryError(f"lineage index has no {parent_id}: run `forgetflow reindex`")
-        lineage.record_artifact(book, lineage.Artifact(
-            lineage.version_id(model_name, version), "model_version", index[parent_id].set_id, model_name, version,
+        provenance.record_artifact(book, provenance.Artifact(
+            provenance.version_id(model_name, version), "model_version", index[parent_id].set_id, model_name, version,
             parent_id, batch_id, index[parent_id].data_md5, weights_sha, files, run_id, weights_path=weights_path))
 
 
@@ -82,33 +73,9 @@ def sync_aliases(ws: Workspace, client, model_name: str) -> dict[str, int]:
     current = registry.aliases(client, model_name)
     tags = {int(mv.version): dict(mv.tags) for mv in registry.versions(client, model_name)}
     with ledgers.Ledger(ws.ledger_path) as book:
-        lineage.set_aliases(book, model_name, current)
-        lineage.set_version_tags(book, model_name, tags)
+        provenance.set_aliases(book, model_name, current)
+        provenance.set_version_tags(book, model_name, tags)
     return current
-
-
-def refuse_if_tainted(ws: Workspace, model_name: str, version: int) -> None:
-    """No alias may bring back data a promoted batch forgot: there is no flag around this."""
-    with ledgers.Ledger(ws.ledger_path) as book:
-        index = lineage.artifacts(book)
-        artifact_id = lineage.version_id(model_name, version)
-        if artifact_id not in index:
-            raise RegistryError(f"{artifact_id} is not in the lineage index, so it cannot be shown free of forgotten data; "
-                                "run `forgetflow reindex` first")
-        batches = lineage.tainted_by(book, index, artifact_id)
-        if index[artifact_id].purged_by:
-            raise RegistryError(f"v{version}'s weights were purged by {index[artifact_id].purged_by}; it cannot serve again")
-    if batches:
-        raise RegistryError(
-            f"v{version} was trained on samples forgotten by {', '.join(batches)} and no unlearning on its lineage removed "
-            f"them, so it cannot serve. Way forward: promote a version made after {batches[-1]}, re-run a batch with "
-            "another method (`forgetflow run --method …`), or retrain (`dvc repro train_base`).")
-
-
-def tainted_artifacts(book: ledgers.Ledger) -> dict[str, list[str]]:
-    """artifact id -> the promoted batches it still holds data of (purged artifacts included)."""
-    index = lineage.artifacts(book)
-    return {a: batches for a in index if (batches := lineage.tainted_by(book, index, a))}
 
 
 def reindex(ws: Workspace, client, model_names: list[str]) -> int:
@@ -123,22 +90,22 @@ def reindex(ws: Workspace, client, model_names: list[str]) -> int:
             weights_path = None if tags.get("purged_by") else registry.stored_file(client, name, int(mv.version), ws.root)
             with ledgers.Ledger(ws.ledger_path) as book:
                 if tags.get("stage") == "unlearned":
-                    index = lineage.artifacts(book)
-                    parent = lineage.version_id(name, int(tags["parent_version"]))
+                    index = provenance.artifacts(book)
+                    parent = provenance.version_id(name, int(tags["parent_version"]))
                     set_id = index[parent].set_id if parent in index else ""
-                    artifact = lineage.Artifact(lineage.version_id(name, int(mv.version)), "model_version", set_id, name,
+                    artifact = provenance.Artifact(provenance.version_id(name, int(mv.version)), "model_version", set_id, name,
                                                 int(mv.version), parent, tags.get("deletion_batch_id"),
                                                 tags.get("data_dvc_md5_before"), tags.get("weights_sha256"), [], mv.run_id,
                                                 tags.get("purged_by"), weights_path=weights_path)
                 else:
                     md5 = tags.get("data_dvc_md5", "none")
-                    set_id = lineage.training_set_id(md5)
-                    if not lineage.has_set(book, set_id):
-                        lineage.record_samples(book, set_id, manifest_at(ws, md5))
-                    artifact = lineage.Artifact(lineage.version_id(name, int(mv.version)), "model_version", set_id, name,
+                    set_id = provenance.training_set_id(md5)
+                    if not provenance.has_set(book, set_id):
+                        provenance.record_samples(book, set_id, manifest_at(ws, md5))
+                    artifact = provenance.Artifact(provenance.version_id(name, int(mv.version)), "model_version", set_id, name,
                                                 int(mv.version), data_md5=md5, weights_sha256=tags.get("weights_sha256"),
                                                 run_id=mv.run_id, purged_by=tags.get("purged_by"), weights_path=weights_path)
-                lineage.record_artifact(book, artifact)
+                provenance.record_artifact(book, artifact)
             count += 1
         sync_aliases(ws, client, name)
     return count
@@ -146,17 +113,14 @@ def reindex(ws: Workspace, client, model_names: list[str]) -> int:
 
 def manifest_at(ws: Workspace, data_md5: str) -> list[data.Sample]:
     """The manifest of a past data version, read from its `.dir` object in the DVC cache."""
-    listing = _cache_object(ws, data_md5)
-    entry = next((e for e in json.loads(listing.read_text()) if e["relpath"] == data.MANIFEST_NAME), None)
-    if entry is None:
-        raise RegistryError(f"data version {data_md5} has no {data.MANIFEST_NAME}")
-    text = _cache_object(ws, entry["md5"]).read_text(encoding="utf-8")
-    rows = list(csv.reader(io.StringIO(text)))
+    from flows import dvc_repo
+
+    try:
+        listing = json.loads(dvc_repo.read_object(ws, data_md5))
+        entry = next((e for e in listing if e["relpath"] == data.MANIFEST_NAME), None)
+        if entry is None:
+            raise RegistryError(f"data version {data_md5} has no {data.MANIFEST_NAME}")
+        rows = list(csv.reader(io.StringIO(dvc_repo.read_object(ws, entry["md5"]))))
+    except DataValidationError as exc:
+        raise RegistryError(str(exc)) from None
     return [data.Sample(r[0], r[1], int(r[2]), *r[3:]) for r in rows[1:]]
-
-
-def _cache_object(ws: Workspace, md5: str) -> Path:
-    path = ws.root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
-    if not path.is_file():
-        raise RegistryError(f"DVC cache has no object {md5} (purged, or never added here)")
-    return path

@@ -15,11 +15,9 @@ names the batch, the stage is frozen and re-committed, so `dvc status` stays cle
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,11 +27,12 @@ from components import data, registry
 from components import ledger as ledgers
 from components.errors import BadInputError, ForgetflowError
 from components.ledger import provenance
-from flows import dvc_listing, lineage
-from flows import remote as remotes
+from flows import dvc_repo
+from flows.compliance import taint
 from flows.data_commit import UNLEARNED_DIR
 from flows.params import Params
-from flows.workspace import Workspace, commit, git, tool_env
+from flows.train_base import refresh_featurenet
+from flows.workspace import Workspace, git
 
 log = logging.getLogger(__name__)
 STAGE_OF = {"models/base.pt": "train_base", "models/conv_ae.pt": "train_conv_ae"}
@@ -74,7 +73,7 @@ def purge(ws: Workspace, params: Params, batch_id: str | None = None) -> PurgeRe
     Callers hold the batch lock (`forgetflow purge` takes it; a batch's own auto-purge has it)."""
     with ledgers.Ledger(ws.ledger_path) as book:
         targets = _targets(book, batch_id)
-        tainted = lineage.tainted_artifacts(book)
+        tainted = taint.tainted_artifacts(book)
         artifacts = provenance.artifacts(book)
     refresh_featurenet(ws)
     client = registry.connect(ws.root, params.registry.experiment)
@@ -93,16 +92,13 @@ def purge(ws: Workspace, params: Params, batch_id: str | None = None) -> PurgeRe
         with ledgers.Ledger(ws.ledger_path) as book:
             provenance.mark_purged(book, artifact_id, batches[0], state or None)
     if any(f.startswith(f"{UNLEARNED_DIR}/") for f in files):
-        from dvc.repo import Repo
-
-        with Repo(str(ws.root)) as repo:
-            repo.add([str(ws.root / UNLEARNED_DIR)])
+        dvc_repo.add(ws, [ws.root / UNLEARNED_DIR])
     stale = _stale_data_versions(ws, artifacts)
     with ledgers.Ledger(ws.ledger_path) as book:
         provenance.record_purged_data(book, [m for m in stale if m not in provenance.purged_data(book)], (targets or ["?"])[-1])
     cache = _gc(ws)
     report = PurgeReport(targets, cache[0], cache[1], cache[2], cache[3], versions, files, stale, pending)
-    _commit_pointers(ws, f"forgetflow: purge {', '.join(targets) or 'tainted artifacts'}")
+    dvc_repo.commit_pointers(ws, f"forgetflow: purge {', '.join(targets) or 'tainted artifacts'}")
     with ledgers.Ledger(ws.ledger_path) as book:
         provenance.record_purge(book, targets, asdict(report))
     return report
@@ -165,30 +161,8 @@ def _freeze(ws: Workspace, stage: str) -> None:
     lock = ws.root / "dvc.lock"
     if not lock.is_file() or stage not in (yaml.safe_load(lock.read_text()) or {}).get("stages", {}):
         return
-    _dvc(ws, "freeze", stage)
-    _dvc(ws, "commit", "--force", stage)
-
-
-def refresh_featurenet(ws: Workspace) -> bool:
-    """Retrain the feature net (its DVC stage) when it was trained on forgotten samples.
-
-    Called after every promotion and before every evaluation, so no metric is ever computed by a
-    network that still holds forgotten data. Returns True when it retrained."""
-    meta_path = ws.models_dir / "featurenet.json"
-    if not meta_path.is_file():
-        return False
-    sha = json.loads(meta_path.read_text()).get("weights_sha256", "")
-    with ledgers.Ledger(ws.ledger_path) as book:
-        artifacts = provenance.artifacts(book)
-        artifact_id = lineage.featurenet_id(sha)
-        known = artifact_id in artifacts
-        stale = (lineage.tainted_artifacts(book).get(artifact_id) if known else bool(book.forgotten_by()))
-    if not stale:
-        return False
-    log.info("feature net %s was trained on forgotten samples: retraining (dvc repro train_featurenet)", sha[:12])
-    _dvc(ws, "repro", "train_featurenet")
-    _commit_pointers(ws, "forgetflow: retrain the feature net on the remaining data")
-    return True
+    dvc_repo.run(ws, "freeze", stage)
+    dvc_repo.run(ws, "commit", "--force", stage)
 
 
 def _stale_data_versions(ws: Workspace, artifacts: dict[str, provenance.Artifact]) -> list[str]:
@@ -201,11 +175,11 @@ def _stale_data_versions(ws: Workspace, artifacts: dict[str, provenance.Artifact
 
 def _gc(ws: Workspace) -> tuple[int, int, int, int | None]:
     """`dvc gc --workspace --force [--cloud]`; returns (cache objects, cache bytes, remote objects, remote bytes)."""
-    remote = remotes.local_dir(ws)
-    cache_dir = ws.root / ".dvc" / "cache"
+    remote = dvc_repo.local_remote_dir(ws)
+    cache_dir = dvc_repo.cache_dir(ws)
     before, remote_before = _size(cache_dir), _size(remote) if remote else None
-    cloud = ["--cloud"] if remotes.default(ws) else []
-    out = _dvc(ws, "gc", "--workspace", "--force", *cloud)
+    cloud = ["--cloud"] if dvc_repo.default_remote(ws) else []
+    out = dvc_repo.run(ws, "gc", "--workspace", "--force", *cloud)
     counts = {where: int(n) for n, where in re.findall(r"Removed (\d+) objects from (repo cache|remote)", out)}
     after, remote_after = _size(cache_dir), _size(remote) if remote else None
     remote_bytes = remote_before - remote_after if remote_before is not None else None
@@ -213,21 +187,7 @@ def _gc(ws: Workspace) -> tuple[int, int, int, int | None]:
 
 
 def _size(path: Path | None) -> int:
-    return sum(os.stat(file).st_size for _, file in dvc_listing.files_under(path)) if path else 0
-
-
-def _dvc(ws: Workspace, *args: str) -> str:
-    done = subprocess.run(["dvc", *args], cwd=ws.root, env=tool_env(), capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise ForgetflowError(f"`dvc {' '.join(args)}` failed: {(done.stderr or done.stdout).strip()[-400:]}")
-    return done.stdout
-
-
-def _commit_pointers(ws: Workspace, message: str) -> None:
-    paths = [p for p in ("dvc.yaml", "dvc.lock", "models/unlearned.dvc", "metrics/featurenet.json", "models/.gitignore")
-             if (ws.root / p).exists()]
-    if paths and git(ws.root, "add", "--", *paths) is not None and git(ws.root, "diff", "--cached", "--quiet", "--", *paths) is None:
-        commit(ws.root, message, paths=paths)
+    return sum(os.stat(file).st_size for _, file in dvc_repo.files_under(path)) if path else 0
 
 
 def checkout_data(ws: Workspace, rev: str) -> str:
@@ -243,5 +203,5 @@ def checkout_data(ws: Workspace, rev: str) -> str:
                               "and can never be checked out again")
     if git(ws.root, "checkout", rev, "--", "data.dvc") is None:
         raise ForgetflowError(f"git could not check out data.dvc at {rev}")
-    _dvc(ws, "checkout", "data.dvc")
+    dvc_repo.run(ws, "checkout", "data.dvc")
     return md5
