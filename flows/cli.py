@@ -320,7 +320,7 @@ def run(workspace: WorkspaceOpt = None,
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():  # stdout: the JSON only
         outcome = _run_batch(ws, params, method, max_requests)
     if as_json:
-        from flows.deletion_batch import outcome_json
+        from flows.transaction import outcome_json
 
         console.print_json(outcome_json(outcome))
     elif outcome.status == "idle":
@@ -392,7 +392,7 @@ def _run_batch(ws: workspaces.Workspace, params, method, max_requests):
     from flows import prefect_server
 
     with prefect_server.api(ws):
-        from flows.deletion_batch import run_batch
+        from flows.transaction import run as run_batch
 
         return run_batch(ws, params, method, max_requests)
 

@@ -41,7 +41,7 @@ def scheduled_batch(root: str = "") -> str:
     """One scheduled look at the queue of workspace `root` ("": $FORGETFLOW_WORKSPACE, else the
     working directory): run a batch if the policy says so. Returns the outcome ("idle" when there
     was nothing to do); a failed batch fails the run, after its rollback."""
-    from flows.deletion_batch import run_batch
+    from flows.transaction import run as run_batch
 
     ws = workspaces.resolve(Path(root) if root else None)
     params = load_params(ws.params_file)

@@ -14,11 +14,12 @@ rolls back again, and a batch spans registry, DVC and git, which Prefect cannot 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from components import ledger as ledgers
@@ -56,32 +57,34 @@ def batch_lock(ws: Workspace, wait: float = 0.0) -> Iterator[None]:
         yield
 
 
-def run(ws: Workspace, params: Params, flow: Callable[[Path, str], str], method: str | None = None,
-        max_requests: int | None = None) -> BatchOutcome:
-    """Begin (or resume) a batch, run `flow` on it, then commit or roll back."""
+def run(ws: Workspace, params: Params, method: str | None = None, max_requests: int | None = None) -> BatchOutcome:
+    """Begin (or resume) a batch, run its steps (the Prefect flow), then commit or roll back.
+
+    Both paths end in the same calls: a batch that crashed after its data commit resumes straight
+    to `commit`; one that crashed before it is undone and its steps run again."""
+    from flows.deletion_batch import deletion_batch  # the steps; they import the heavy libraries
+
     require_own_store(ws.root)  # a copied workspace must not claim, resume or touch anything before `relocate`
     with batch_lock(ws), ledgers.Ledger(ws.ledger_path) as book:
         batch = book.running_batch()
+        committed = False
         if batch is not None:
             log.warning("resuming %s, left running by an interrupted run", batch.id)
-            if data_commit.is_committed(ws, batch.id):  # crashed after the data commit: finish forward
-                commit(ws, params, batch.id, True, batch.model_version)
-                return _outcome(ws, book.batch(batch.id))
-            data_commit.undo(ws, batch.id)
+            committed = data_commit.is_committed(ws, batch.id)  # then finish forward, never back
+            if not committed:
+                data_commit.undo(ws, batch.id)
         else:
             batch = _begin(ws, params, book, method or params.unlearn.method, max_requests or params.batch.max_requests)
             if batch is None:
                 return BatchOutcome("", "idle", None, None)
-        try:
-            flow(ws.root, batch.id)
-        except Exception as exc:  # any failure before the commit point: put everything back
-            error = f"{type(exc).__name__}: {exc}"
-            if book.batch(batch.id).status != "running":  # committed already: forward, never back
-                log.exception("%s committed, then failed", batch.id)
-                return _outcome(ws, book.batch(batch.id), error)
-            _roll_back(ws, params, book.batch(batch.id))
-            book.fail_batch(batch.id, error, params.batch.max_attempts)
-            return BatchOutcome(batch.id, "failed", None, steps.write_report(ws, params, batch.id), error)
+        if not committed:
+            try:
+                committed = deletion_batch(ws, params, batch.id)
+            except Exception as exc:  # any failure before the commit point: put everything back
+                error = f"{type(exc).__name__}: {exc}"
+                _give_back(ws, params, book, book.batch(batch.id), error, attempt=True)
+                return BatchOutcome(batch.id, "failed", None, ws.reports_dir / f"{batch.id}.md", error)
+        commit(ws, params, batch.id, committed)
         return _outcome(ws, book.batch(batch.id))
 
 
@@ -94,11 +97,9 @@ def recover(ws: Workspace, params: Params, reason: str, wait: float = 60.0) -> s
         if batch is None:
             return None
         if data_commit.is_committed(ws, batch.id):
-            commit(ws, params, batch.id, True, batch.model_version)
+            commit(ws, params, batch.id, True)
             return f"{batch.id}: finished forward (its data commit had happened)"
-        _roll_back(ws, params, batch)
-        book.fail_batch(batch.id, f"interrupted: {reason}", params.batch.max_attempts, attempt=False)
-        steps.write_report(ws, params, batch.id)
+        _give_back(ws, params, book, batch, f"interrupted: {reason}", attempt=False)
         return f"{batch.id}: rolled back; its requests are pending again"
 
 
@@ -130,15 +131,29 @@ def require_servable_parent(params: Params, client) -> None:
                             "(`dvc repro train_base`)")
 
 
-def commit(ws: Workspace, params: Params, batch_id: str, promoted: bool, version: int | None) -> None:
-    """The commit point (ledger), then the work that must follow a promotion but cannot undo it."""
+def commit(ws: Workspace, params: Params, batch_id: str, promoted: bool) -> None:
+    """The commit point: the ledger says the batch finished (promoted, or waiting for review)."""
     with ledgers.Ledger(ws.ledger_path) as book:
-        book.finish_batch(batch_id, "promoted" if promoted else "needs_review", version)
+        book.finish_batch(batch_id, "promoted" if promoted else "needs_review", book.batch(batch_id).model_version)
+    _after_commit(ws, params, batch_id, promoted)
+
+
+def _after_commit(ws: Workspace, params: Params, batch_id: str, promoted: bool) -> None:
+    """What follows every commit, automatic or a person's promotion, on the normal and the resume
+    path alike: the journal goes, a promotion's consequences, the aliases recorded, the report."""
     data_commit.finalize(ws, batch_id)
     if promoted:
         after_promotion(ws, params, batch_id)
     _record_aliases_after(ws, params, batch_id)
     steps.write_report(ws, params, batch_id)
+
+
+def _give_back(ws: Workspace, params: Params, book: ledgers.Ledger, batch: ledgers.Batch, error: str, attempt: bool) -> None:
+    """Roll the batch back, its requests to pending with the error (`attempt`: it counts towards
+    batch.max_attempts), and write its report."""
+    _roll_back(ws, params, batch)
+    book.fail_batch(batch.id, error, params.batch.max_attempts, attempt=attempt)
+    steps.write_report(ws, params, batch.id)
 
 
 def after_promotion(ws: Workspace, params: Params, batch_id: str) -> None:
@@ -216,10 +231,7 @@ def promote_reviewed(ws: Workspace, params: Params, batch_id: str, version: int,
             data_commit.undo(ws, batch_id)
             index.sync_aliases(ws, client, name)
             raise
-    data_commit.finalize(ws, batch_id)
-    after_promotion(ws, params, batch_id)
-    _record_aliases_after(ws, params, batch_id)
-    steps.write_report(ws, params, batch_id)
+    _after_commit(ws, params, batch_id, promoted=True)
     return previous
 
 
@@ -253,3 +265,7 @@ def pending_review(ws: Workspace, batch_id: str | None) -> ledgers.Batch | None:
         except ledgers.LedgerError:
             raise RegistryError(f"the registry names {batch_id}, which this workspace's ledger does not know") from None
     return batch if batch.status == "needs_review" else None
+
+
+def outcome_json(outcome: BatchOutcome) -> str:
+    return json.dumps(asdict(outcome), default=str)

@@ -12,8 +12,8 @@ from components import registry
 from components.errors import WorkspaceError
 from flows import invariants, workspace
 from flows.cli import app
-from flows.deletion_batch import run_batch
 from flows.params import load_params
+from flows.transaction import run as run_batch
 from tests.flows.conftest import file_digests, file_requests
 
 pytestmark = pytest.mark.integration

@@ -23,10 +23,10 @@ from components.errors import ForgetflowError
 from components.ledger import provenance
 from flows import batch_steps, invariants
 from flows.cli import app
-from flows.deletion_batch import run_batch
 from flows.params import load_params
 from flows.prepare import prepare
 from flows.transaction import BatchBusyError, batch_lock
+from flows.transaction import run as run_batch
 from flows.workspace import git
 from tests.conftest import write_params
 from tests.flows.conftest import dvc, file_digests, file_requests, processes_of

@@ -18,8 +18,8 @@ import pytest
 from components import ledger as ledgers
 from components.locations import relocate
 from flows import batch_steps, invariants
-from flows.deletion_batch import run_batch
 from flows.params import load_params
+from flows.transaction import run as run_batch
 from flows.workspace import resolve
 from tests.conftest import write_params
 from tests.flows.conftest import file_requests, processes_of

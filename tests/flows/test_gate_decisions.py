@@ -13,8 +13,8 @@ from components import ledger as ledgers
 from components.data import read_manifest
 from flows import workspace
 from flows.cli import app
-from flows.deletion_batch import run_batch
 from flows.params import load_params
+from flows.transaction import run as run_batch
 from tests.conftest import TINY_PARAMS, write_idx_source, write_params
 from tests.flows.conftest import train_workspace
 

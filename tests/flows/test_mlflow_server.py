@@ -13,11 +13,11 @@ import pytest
 from mlflow import MlflowClient
 
 from flows import workspace
-from flows.deletion_batch import run_batch
 from flows.params import load_params
 from flows.prefect_server import free_port, stop, wait_healthy
 from flows.prepare import prepare
 from flows.train_base import train_base, train_featurenet
+from flows.transaction import run as run_batch
 from tests.conftest import write_params
 from tests.flows.conftest import MECHANICS_UNLEARN, PASSING_GATES, file_requests
 

@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 
 from components import ledger as ledgers
 from flows.cli import app
-from flows.deletion_batch import run_batch
 from flows.params import load_params
+from flows.transaction import run as run_batch
 from flows.workspace import git
 from tests.flows.conftest import dvc, file_requests
 

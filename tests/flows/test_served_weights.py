@@ -11,8 +11,8 @@ from components import ledger as ledgers
 from components.errors import RegistryError
 from components.ledger import provenance
 from flows.cli import app
-from flows.deletion_batch import run_batch
 from flows.params import load_params
+from flows.transaction import run as run_batch
 from tests.flows.conftest import file_requests
 
 pytestmark = pytest.mark.integration
