@@ -158,6 +158,8 @@ def demo(workspace: WorkspaceOpt = None,
         _file_demo_requests(ws, scenario)
     with _phase(phases, "batch", "5. deletion batch (Prefect flow: extract -> validate -> unlearn -> evaluate -> register -> promote -> commit data)"):
         outcome = _run_batch(ws, params, None, None)
+        if outcome.status == "promoted":
+            _follow_up(ws, params)
     if outcome.report and outcome.report.is_file():
         from rich.markdown import Markdown
 
@@ -330,6 +332,8 @@ def run(workspace: WorkspaceOpt = None,
         console.print(f"{outcome.batch_id}: [{colour}]{outcome.status}[/{colour}]"
                       + (f", model v{outcome.model_version}" if outcome.model_version else "")
                       + (f"; report {outcome.report}" if outcome.report else ""))
+    if outcome.status == "promoted":
+        _follow_up(ws, params, quiet=as_json)
     if outcome.status == "failed":
         err_console.print(f"[red]error:[/red] {outcome.error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
@@ -381,6 +385,22 @@ def _check_cron(expr: str) -> None:
         CronSim(expr, datetime.now())
     except CronSimError as exc:
         raise BadInputError(f"bad cron expression {expr!r}: {exc}") from None
+
+
+def _follow_up(ws: workspaces.Workspace, params, quiet: bool = False) -> None:
+    """After a promotion: the feature net retrained without the forgotten data (flows/follow_up.py)."""
+    import contextlib
+    import sys
+
+    from flows import prefect_server, train_base
+
+    if not train_base.featurenet_stale(ws):
+        return
+    (err_console if quiet else console).print("after the batch: retraining the feature net on the remaining data")
+    with contextlib.redirect_stdout(sys.stderr) if quiet else contextlib.nullcontext(), prefect_server.api(ws):
+        from flows.follow_up import refresh_featurenet
+
+        refresh_featurenet(ws, params)
 
 
 def _run_batch(ws: workspaces.Workspace, params, method, max_requests):
@@ -438,6 +458,7 @@ def promote(version: Annotated[str, typer.Argument(help="Version number or alias
     ws, params = _open(workspace)
     new, old = promote_version(ws, params, version, force, reason)
     console.print(f"champion: v{old} -> v{new}" if old else f"champion: v{new}")
+    _follow_up(ws, params)
 
 
 @command()

@@ -58,6 +58,10 @@ def scheduled_batch(root: str = "") -> str:
         outcome = run_batch(ws, params)
     if outcome.status == "failed":
         raise ForgetflowError(f"{outcome.batch_id} failed and was rolled back: {outcome.error}")
+    if outcome.status == "promoted":
+        from flows.follow_up import refresh_featurenet
+
+        refresh_featurenet(ws, params)
     logger.info("%s: %s%s", outcome.batch_id or "no batch", outcome.status,
                 f", model v{outcome.model_version}" if outcome.model_version else "")
     return outcome.status

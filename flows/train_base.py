@@ -62,11 +62,8 @@ def train_featurenet(ws: Workspace, params: Params) -> dict[str, float]:
     return metrics
 
 
-def refresh_featurenet(ws: Workspace) -> bool:
-    """Retrain the feature net (its DVC stage) when it was trained on forgotten samples.
-
-    Called after every promotion and before every evaluation, so no metric is ever computed by a
-    network that still holds forgotten data. Returns True when it retrained."""
+def featurenet_stale(ws: Workspace) -> bool:
+    """Was the current feature net trained on samples a promoted batch forgot?"""
     meta_path = ws.models_dir / "featurenet.json"
     if not meta_path.is_file():
         return False
@@ -74,10 +71,19 @@ def refresh_featurenet(ws: Workspace) -> bool:
     with ledgers.Ledger(ws.ledger_path) as book:
         artifacts = provenance.artifacts(book)
         artifact_id = index.featurenet_id(sha)
-        known = artifact_id in artifacts
-        stale = provenance.tainted_by(book, artifacts, artifact_id) if known else bool(book.forgotten_by())
-    if not stale:
+        if artifact_id in artifacts:
+            return bool(provenance.tainted_by(book, artifacts, artifact_id))
+        return bool(book.forgotten_by())
+
+
+def refresh_featurenet(ws: Workspace) -> bool:
+    """Retrain the feature net (its DVC stage) when it was trained on forgotten samples.
+
+    Called after every promotion (flows/follow_up.py) and before every evaluation, so no metric is
+    ever computed by a network that still holds forgotten data. Returns True when it retrained."""
+    if not featurenet_stale(ws):
         return False
+    sha = json.loads((ws.models_dir / "featurenet.json").read_text()).get("weights_sha256", "")
     log.info("feature net %s was trained on forgotten samples: retraining (dvc repro train_featurenet)", sha[:12])
     dvc_repo.run(ws, "repro", "train_featurenet")
     dvc_repo.commit_pointers(ws, "forgetflow: retrain the feature net on the remaining data")

@@ -3,7 +3,8 @@
     begin    claim pending requests (or resume a crashed batch), snapshot the aliases
     flow     extract -> validate -> unlearn -> evaluate -> register -> promote -> commit data
     commit   the ledger says finished (the commit point); then, outside the transaction, aliases
-             are moved off tainted versions, the feature net is retrained and the batch is purged
+             are moved off tainted versions and the batch is purged (the feature net is retrained
+             after the batch, by flows/follow_up.py)
     rollback aliases back, the batch's version *and* its run deleted, data/ and git restored from
              the journal (flows/data_commit.py), requests back to pending with the error
 
@@ -157,19 +158,19 @@ def _give_back(ws: Workspace, params: Params, book: ledgers.Ledger, batch: ledge
 
 
 def after_promotion(ws: Workspace, params: Params, batch_id: str) -> None:
-    """Forgotten data must leave everything served: aliases, the feature net, then (auto) the
-    stores; then the DVC remote gets what is current.
+    """Forgotten data must leave everything served: aliases, then (auto) the stores; then the DVC
+    remote gets what is current. The feature net (not served: the metrics' classifier) is retrained
+    after the batch, in its own flow run (flows/follow_up.py), so a batch's time does not grow with
+    the data it keeps.
 
     Each part is re-checked later (the feature net before every evaluation, purge on demand), so a
     failure here is logged and recorded, never a reason to undo the promoted batch.
     """
-    from flows import train_base
     from flows.compliance import purge
 
     client = registry.connect(ws.root, params.registry.experiment)
     seconds = {}
     for part, action in (("aliases", lambda: taint.move_aliases_off_tainted(ws, client)),
-                         ("featurenet", lambda: train_base.refresh_featurenet(ws)),
                          ("purge", lambda: purge.purge(ws, params, batch_id) if params.batch.purge == "auto" else None),
                          ("push", lambda: push(ws, batch_id))):
         start = time.perf_counter()

@@ -10,7 +10,8 @@ Built on the tools' own collectors:
   tainted versions; the versions stay in the registry with their lineage tags and `purged_by`.
 Tainted checkpoints that are outputs of a DVC stage (models/base.pt) are replaced by a stub that
 names the batch, the stage is frozen and re-committed, so `dvc status` stays clean and a later
-`dvc checkout` cannot bring the weights back. The feature net is retrained first, never stubbed.
+`dvc checkout` cannot bring the weights back. The live feature net is never stubbed: it is retrained
+(flows/follow_up.py) and the purge after that collects the old one.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from flows import dvc_repo
 from flows.compliance import taint
 from flows.data_commit import UNLEARNED_DIR
 from flows.params import Params
-from flows.train_base import refresh_featurenet
 from flows.workspace import Workspace, git
 
 log = logging.getLogger(__name__)
@@ -75,13 +75,12 @@ def purge(ws: Workspace, params: Params, batch_id: str | None = None) -> PurgeRe
         targets = _targets(book, batch_id)
         tainted = taint.tainted_artifacts(book)
         artifacts = provenance.artifacts(book)
-    refresh_featurenet(ws)
     client = registry.connect(ws.root, params.registry.experiment)
     _confirm_server_gc(ws, client, artifacts)
     versions, files, pending = [], [], []
     for artifact_id, batches in tainted.items():
         artifact = artifacts[artifact_id]
-        if artifact.purged_by:
+        if artifact.purged_by or _live_featurenet(ws, artifact):
             continue
         state = registry.purge_weights(client, artifact.model_name, artifact.version, batches[0]) if artifact.kind == "model_version" else None
         if state is not None:
@@ -149,6 +148,12 @@ def _remove_files(ws: Workspace, artifact: provenance.Artifact, batch_id: str) -
     if stage:
         _freeze(ws, stage)
     return removed
+
+
+def _live_featurenet(ws: Workspace, artifact: provenance.Artifact) -> bool:
+    """The feature net the metrics use now: the refresh flow (flows/follow_up.py) replaces it, and
+    the purge that follows collects it. Until then `contains` shows it still holding the samples."""
+    return artifact.kind == "featurenet" and bool(artifact.files) and _holds(ws.root / artifact.files[0], artifact.weights_sha256)
 
 
 def _holds(path: Path, weights_sha: str | None) -> bool:

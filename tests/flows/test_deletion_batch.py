@@ -23,6 +23,7 @@ from components.errors import ForgetflowError
 from components.ledger import provenance
 from flows import batch_steps, invariants
 from flows.cli import app
+from flows.follow_up import refresh_featurenet
 from flows.params import load_params
 from flows.prepare import prepare
 from flows.transaction import BatchBusyError, batch_lock
@@ -98,7 +99,16 @@ def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
     with pytest.raises(Exception, match="No such artifact|RESOURCE_DOES_NOT_EXIST|cannot load"):
         registry.load_inpainter(MODEL, "1")
     assert json.loads((ws.models_dir / "base.json").read_text())["purged_by"] == "batch-000001"
+    # the feature net is retrained after the batch, in its own flow run; until then it still holds the samples
+    assert json.loads((ws.models_dir / "featurenet.json").read_text())["weights_sha256"] == featurenet_before
+    with ledgers.Ledger(ws.ledger_path) as book:
+        assert any(a.kind == "featurenet" and not a.purged_by for a in provenance.artifacts(book).values())
+    assert refresh_featurenet(ws, params) is True
     assert json.loads((ws.models_dir / "featurenet.json").read_text())["weights_sha256"] != featurenet_before
+    with ledgers.Ledger(ws.ledger_path) as book:  # the old one collected by the purge that followed
+        old = [a for a in provenance.artifacts(book).values() if a.kind == "featurenet" and a.weights_sha256 == featurenet_before]
+        assert old and old[0].purged_by
+    assert refresh_featurenet(ws, params) is False  # nothing stale any more
 
     assert run_batch(ws, params).status == "idle"  # rerun: nothing pending, no new version
     assert len(client.search_model_versions(f"name='{MODEL}'")) == 2
