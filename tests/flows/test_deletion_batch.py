@@ -12,20 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from components import ledger as ledgers
 from components import registry
 from components.data import read_manifest
-from components.errors import ForgetflowError
 from components.ledger import provenance
 from flows import batch_steps, invariants
 from flows.cli import app
-from flows.follow_up import refresh_featurenet
 from flows.params import load_params
-from flows.prepare import prepare
 from flows.transaction import BatchBusyError, batch_lock
 from flows.transaction import run as run_batch
 from flows.workspace import git
@@ -52,86 +48,6 @@ def snapshot(ws):
             "dvc_cache": sorted(str(p.relative_to(ws.root)) for p in (ws.root / ".dvc" / "cache").rglob("*") if p.is_file()),
             "unlearned": sorted(p.name for p in (ws.root / "models" / "unlearned").glob("*")) if (ws.root / "models" / "unlearned").is_dir() else [],
             "ledger": ledger_state}
-
-
-def test_a_batch_promotes_the_unlearned_model_and_removes_the_data(trained):
-    ws, params = trained, load_params(trained.params_file)
-    request_ids, removed = file_requests(ws)
-    md5_before = ws.data_version()
-    featurenet_before = json.loads((ws.models_dir / "featurenet.json").read_text())["weights_sha256"]
-
-    outcome = run_batch(ws, params)
-
-    assert outcome.status == "promoted" and outcome.model_version == 2
-    uri = registry.tracking_uri(ws.root)
-    client = MlflowClient(uri, uri)
-    v2 = client.get_model_version(MODEL, "2")
-    assert registry.aliases(client, MODEL) == {"champion": 2}  # v1 saw the forgotten data: no previous-champion
-    assert "forgotten by batch-000001" in client.get_model_version(MODEL, "1").tags["alias.previous-champion.removed"]
-    assert v2.tags["parent_version"] == "1" and v2.tags["deletion_batch_id"] == outcome.batch_id
-    assert v2.tags["request_ids"] == ",".join(request_ids) and v2.tags["n_forget"] == str(len(removed))
-    assert v2.tags["data_dvc_md5_before"] == md5_before and v2.tags["data_dvc_md5_after"] == ws.data_version() != md5_before
-    assert v2.tags["method"] == "encoder-noise" and v2.tags["gates_passed"] == "true" and len(v2.tags["forget_set_sha256"]) == 64
-    assert not removed & {s.sample_id for s in read_manifest(ws.data_dir)}
-    assert not any(ws.data_dir.rglob(f"{next(iter(removed))}.png"))
-    assert git(ws.root, "tag") == "forget-batch-000001" and not git(ws.root, "status", "--porcelain")
-    book = ledgers.Ledger(ws.ledger_path)
-    assert {(r.status, r.model_version) for r in book.requests()} == {("done", 2)} and set(book.tombstones()) == removed
-    book.close()
-    assert "promoted" in outcome.report.read_text() and "| unlearn |" in outcome.report.read_text()
-    assert dvc_status(ws) == "Data and pipelines are up to date."
-    evaluation = json.loads((ws.batch_dir(outcome.batch_id) / "evaluation.json").read_text())
-    (trouser,) = evaluation["evidence"]["classes"]  # the label request's gates against a never-seen-the-class reference
-    psnr = trouser["psnr"]
-    assert trouser["label"] == 1 and psnr["se"] > 0 and psnr["n"] > 1 and trouser["psnr_reference"] > 0
-    verdicts = {g["name"]: g["verdict"] for g in evaluation["gates"]}
-    assert {"sample", "class_psnr", "retain_psnr"} <= set(verdicts) and "class" not in verdicts  # recognisability is not gated
-    assert evaluation["parent_verdicts"].keys() == {"sample", "class_psnr"}  # the parent judged on the same evidence
-    recorded, files = yaml.safe_load(ws.data_dvc.read_text())["outs"][0], [p for p in ws.data_dir.rglob("*") if p.is_file()]
-    assert (recorded["size"], recorded["nfiles"]) == (sum(p.stat().st_size for p in files), len(files))  # as `dvc add` counts
-
-    # purged automatically: forgotten PNGs out of the DVC cache, v1's weights out of MLflow and DVC
-    cached = {p.read_bytes() for p in (ws.root / ".dvc" / "cache").rglob("*") if p.is_file()}
-    forgotten_pngs = [p for p in forgotten_files(ws, removed)]
-    assert forgotten_pngs and not any(png in cached for png in forgotten_pngs if png not in kept_bytes(ws))
-    v1 = client.get_model_version(MODEL, "1")
-    assert v1.tags["purged_by"] == "batch-000001" and v1.tags["stage"] == "base"  # the entry and lineage stay
-    with pytest.raises(Exception, match="No such artifact|RESOURCE_DOES_NOT_EXIST|cannot load"):
-        registry.load_inpainter(MODEL, "1")
-    assert json.loads((ws.models_dir / "base.json").read_text())["purged_by"] == "batch-000001"
-    # the feature net is retrained after the batch, in its own flow run; until then it still holds the samples
-    assert json.loads((ws.models_dir / "featurenet.json").read_text())["weights_sha256"] == featurenet_before
-    with ledgers.Ledger(ws.ledger_path) as book:
-        assert any(a.kind == "featurenet" and not a.purged_by for a in provenance.artifacts(book).values())
-    assert refresh_featurenet(ws, params) is True
-    assert json.loads((ws.models_dir / "featurenet.json").read_text())["weights_sha256"] != featurenet_before
-    with ledgers.Ledger(ws.ledger_path) as book:  # the old one collected by the purge that followed
-        old = [a for a in provenance.artifacts(book).values() if a.kind == "featurenet" and a.weights_sha256 == featurenet_before]
-        assert old and old[0].purged_by
-    assert refresh_featurenet(ws, params) is False  # nothing stale any more
-
-    assert run_batch(ws, params).status == "idle"  # rerun: nothing pending, no new version
-    assert len(client.search_model_versions(f"name='{MODEL}'")) == 2
-    assert prepare(ws, params, force=True).data_md5 == ws.data_version()  # forgotten samples stay forgotten
-    assert [e.version for e in registry.trace(client, MODEL, "champion")] == [2, 1]
-    mirrored = CliRunner().invoke(app, ["trace", "champion", "-w", str(ws.root), "--json"]).output  # the ledger's mirror
-    assert json.loads(mirrored) == json.loads(CliRunner().invoke(app, ["trace", "-w", str(ws.root), "--registry", "--json"]).output)
-    assert [e["version"] for e in json.loads(mirrored)] == [2, 1] and json.loads(mirrored)[1]["run_id"] == v1.run_id
-
-    from components.errors import RegistryError
-    from flows.registry_ops import promote_version, rollback
-
-    with pytest.raises(RegistryError, match="nothing to roll back to"):
-        rollback(ws, params, "outputs looked wrong")
-    with pytest.raises(RegistryError, match="batch-000001"):
-        promote_version(ws, params, "1", force=True, reason="I insist")  # no flag bypasses forgotten data
-    assert registry.aliases(client, MODEL) == {"champion": 2}
-
-    from flows.compliance.purge import checkout_data, purge
-
-    assert not purge(ws, params).removed_anything  # idempotent
-    with pytest.raises(ForgetflowError, match="purged by batch-000001"):
-        checkout_data(ws, "HEAD~3")
 
 
 def dvc_status(ws):
