@@ -13,9 +13,10 @@ server, otherwise it starts and stops one of its own. With `--served` (serve mus
 `--interval` so that its own schedule does not take the request first), the batch is a run of
 serve's deployment, triggered at once instead of waiting for the schedule; its wall
 time is Prefect's own record, from the runner's Pending (before it starts the run's process) to
-Completed. Orchestration = the batch's wall time minus unlearn, evaluate and, after a promotion, the
-feature net's retraining on the remaining data (model work, not orchestration; reported apart); its
-share is given both without that retraining in the denominator and of the whole wall time (`shares`). Bookkeeping latencies:
+Completed. After a promotion the feature net is retrained on the remaining data by its own flow run
+(flows/follow_up.py), timed in the ledger: `follow_up_s`; `batch_s` is the wall time without it.
+Orchestration = `batch_s` minus unlearn and evaluate (model work); its share is given both of
+`batch_s` and of the whole wall time (`shares`). Bookkeeping latencies:
 `requests`, `status --json`, `trace` and `request --json` (the filing itself), best of 5 each
 (warm disk cache). Prints JSON; with `--name`, also writes benchmarks/results/<date>-<name>.json.
 Note: every repeat forgets real samples from the workspace (it is a deletion batch).
@@ -82,27 +83,33 @@ def file_request(ws: Path, n: int, seed: int) -> tuple[float, str]:
 
 def one_batch(ws: Path, n: int, seed: int, served: service_state.ServeState | None) -> dict:
     request_s, request_id = file_request(ws, n, seed)
+    root = workspace.Workspace(ws)
+    with ledgers.Ledger(root.ledger_path) as book:
+        seen = len(book.events())
     wall = served_run(served) if served else timed(["run", "--json"], ws)[0]
-    with ledgers.Ledger(workspace.Workspace(ws).ledger_path) as book:
+    with ledgers.Ledger(root.ledger_path) as book:
         batch_id = book.request(request_id).batch_id
         if batch_id is None:
             raise SystemExit(f"{request_id} was not batched by that run (policy: see `forgetflow status`)")
         batch = book.batch(batch_id)
+        follow_up = [e["detail"] for e in book.events()[seen:] if e["event"] == "refreshed"]
     steps = batch.details.get("timings", {})
     after = batch.details.get("after_promotion_timings", {})
-    core = sum(steps.get(k, 0.0) for k in ORCHESTRATION_EXCLUDES) + after.get("featurenet", 0.0)
-    row = {"batch_id": batch.id, "status": batch.status, "request_s": round(request_s, 3),
-           "wall_s": round(wall, 2), "steps_s": steps, "after_promotion_s": after, "orchestration_s": round(wall - core, 2)}
+    follow_up_s = sum(e["seconds"] for e in follow_up)
+    row = {"batch_id": batch.id, "status": batch.status, "request_s": round(request_s, 3), "wall_s": round(wall, 2),
+           "follow_up_s": round(follow_up_s, 2), "batch_s": round(wall - follow_up_s, 2), "steps_s": steps,
+           "after_promotion_s": after,
+           "orchestration_s": round(wall - follow_up_s - sum(steps.get(k, 0.0) for k in ORCHESTRATION_EXCLUDES), 2)}
     return {**row, **shares(row)}
 
 
 def shares(row: dict) -> dict[str, float]:
-    """Orchestration as a share of the batch (`orchestration_share`: the feature net's retraining,
-    model work after a promotion, out of both numerator and denominator) and of the whole wall time
-    with that retraining in it (`orchestration_share_of_wall`). Dividing the first by the second's
-    denominator would flatter a promoted batch (70k: 9 % instead of 44 %)."""
-    featurenet = row["after_promotion_s"].get("featurenet", 0.0)
-    return {"orchestration_share": round(row["orchestration_s"] / (row["wall_s"] - featurenet), 3),
+    """Orchestration as a share of the batch (`orchestration_share`: model work after a promotion,
+    the feature net's retraining, out of numerator and denominator) and of the whole wall time with
+    that retraining in it (`orchestration_share_of_wall`). Older rows timed the retraining inside
+    the batch (`after_promotion_s.featurenet`); newer ones as the follow-up flow run (`follow_up_s`)."""
+    model_work = row.get("follow_up_s") or row.get("after_promotion_s", {}).get("featurenet", 0.0)
+    return {"orchestration_share": round(row["orchestration_s"] / (row["wall_s"] - model_work), 3),
             "orchestration_share_of_wall": round(row["orchestration_s"] / row["wall_s"], 3)}
 
 

@@ -21,7 +21,7 @@ from flows.params import load_params
 from flows.prepare import prepare
 from flows.transaction import run as run_batch
 from flows.workspace import git
-from tests.flows.conftest import file_requests
+from tests.flows.conftest import dvc, file_requests
 from tests.flows.test_deletion_batch import MODEL, dvc_status, forgotten_files, kept_bytes
 
 pytestmark = pytest.mark.integration
@@ -61,7 +61,7 @@ def test_the_forgotten_samples_leave_data_in_a_new_dvc_version_committed_and_tag
     assert not batch.removed & {s.sample_id for s in read_manifest(ws.data_dir)}
     assert not any(ws.data_dir.rglob(f"{next(iter(batch.removed))}.png"))
     assert git(ws.root, "tag") == "forget-batch-000001" and not git(ws.root, "status", "--porcelain")
-    assert dvc_status(ws) == "Data and pipelines are up to date."
+    assert dvc(ws.root, "status", "data.dvc", "models/unlearned.dvc", "train_base").stdout.strip() == "Data and pipelines are up to date."
     recorded, files = yaml.safe_load(ws.data_dvc.read_text())["outs"][0], [p for p in ws.data_dir.rglob("*") if p.is_file()]
     assert (recorded["size"], recorded["nfiles"]) == (sum(p.stat().st_size for p in files), len(files))  # as `dvc add` counts
 
@@ -109,6 +109,7 @@ def test_the_feature_net_is_retrained_after_the_batch_and_its_old_weights_purged
         assert [a.purged_by for a in provenance.artifacts(book).values() if a.weights_sha256 == before] == ["batch-000001"]
         assert [e["event"] for e in book.events("models/featurenet.pt")] == ["refreshed"]
     assert refresh_featurenet(ws, batch.params) is False  # nothing stale any more
+    assert dvc_status(ws) == "Data and pipelines are up to date."  # the feature net's stage too, now
 
 
 def test_a_rerun_finds_nothing_pending_and_forgotten_samples_stay_forgotten(batch):
