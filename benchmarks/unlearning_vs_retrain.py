@@ -206,7 +206,8 @@ class Bench:
         them (the attack must see that)."""
         model = copy.deepcopy(base)
         members = self.membership_sets(lists, sets)[0]
-        recipe = FitConfig(epochs=30, batch_size=32, lr=self.params.train.lr / 2, weight_decay=0.0, seed=seed)
+        recipe = FitConfig(epochs=30, batch_size=32, lr=self.params.train.lr / 2, weight_decay=0.0, grad_clip=3.0, seed=seed,
+                           warmup_epochs=0.0, cosine=False)  # constant lr
         train_inpainter(model, self.d.images(members), recipe, self.device, torch.Generator().manual_seed(seed),
                         desc="positive control")
         return model

@@ -101,7 +101,8 @@ class VerdictBench(Bench):
         """The base fine-tuned on the requested images alone (>= 60 steps): it certainly remembers them."""
         model = copy.deepcopy(base)
         batches = math.ceil(len(ids) / 32)
-        recipe = FitConfig(epochs=max(30, math.ceil(60 / batches)), batch_size=32, lr=self.params.train.lr / 2, weight_decay=0.0, seed=seed)
+        recipe = FitConfig(epochs=max(30, math.ceil(60 / batches)), batch_size=32, lr=self.params.train.lr / 2, weight_decay=0.0,
+                           grad_clip=3.0, seed=seed, warmup_epochs=0.0, cosine=False)  # constant lr
         train_inpainter(model, self.d.images(ids), recipe, self.device, torch.Generator().manual_seed(seed), desc="positive control")
         return model
 

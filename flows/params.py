@@ -1,6 +1,13 @@
 """params.yaml -> typed, frozen configs. Parsed once by a flow and handed down to components.
 
-Unknown sections or keys are errors, so a misspelt key fails loudly instead of being ignored.
+Unknown sections or keys are errors, so a misspelt key fails loudly instead of being ignored; so is a
+missing one (the message gives the shipped value), so params.yaml states everything a run uses.
+
+`unlearn:` is nested by concern in params.yaml (top level: method, alpha, retain pool, seed; then
+`optimizer`, `budget`, `stopping`, `decoupling`), while `UnlearnConfig` stays flat, so every
+`params.unlearn.X` reader and the MLflow params are unchanged: `UNLEARN_LAYOUT` maps one to the other.
+The retrain oracle has no keys of its own: `load_params` copies `train:` into `UnlearnConfig.retrain_*`
+(`RETRAIN_FROM_TRAIN`), so the oracle cannot drift from the base recipe.
 """
 
 from __future__ import annotations
@@ -9,7 +16,7 @@ import hashlib
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import yaml
 
@@ -83,11 +90,43 @@ _SECTIONS = {"data": DataConfig, "featurenet": FitConfig, "mae": MAEConfig, "con
              "evaluate": EvaluateConfig, "registry": RegistryConfig, "unlearn": UnlearnConfig, "gates": GateConfig,
              "batch": BatchConfig, "schedule": ScheduleConfig}
 
-# keys a newer release renamed, so an older workspace's params.yaml fails with the fix in the message
-RENAMED = {("unlearn", "max_retain_drift"): "max_retain_drop_pct"}  # latent drift -> the retain gate's PSNR unit
+# params.yaml key -> config field name, or (a sub-section) a nested Layout. A section not in _LAYOUTS is flat: key = field.
+Layout = dict[str, Any]
+UNLEARN_LAYOUT: Layout = {
+    "method": "method", "alpha": "alpha", "retain_samples": "retain_samples", "seed": "seed",
+    "optimizer": {k: k for k in ("blr", "batch_size", "weight_decay", "warmup_fraction", "grad_clip")},
+    "budget": {k: k for k in ("forget_passes", "min_steps", "max_steps")},
+    "stopping": {k: k for k in ("check_every", "stop_gap", "stop_plateau", "patience", "max_retain_drop_pct")},
+    "decoupling": {"threshold": "decouple_threshold", "max_steps": "decouple_max_steps", "dp_sigma": "dp_sigma"},
+}
+_LAYOUTS: dict[str, Layout] = {"unlearn": UNLEARN_LAYOUT}
+# UnlearnConfig field <- `train:` key: the retrain oracle trains with the base recipe, never a copy of it
+RETRAIN_FROM_TRAIN = {"retrain_epochs": "epochs", "retrain_lr": "lr", "retrain_batch_size": "batch_size",
+                      "retrain_weight_decay": "weight_decay", "retrain_warmup_epochs": "warmup_epochs",
+                      "retrain_grad_clip": "grad_clip", "retrain_cosine": "cosine"}
+
+
+def _layout_of(name: str) -> Layout:
+    """How section `name` of params.yaml maps onto its config's fields."""
+    return _LAYOUTS.get(name) or {f.name: f.name for f in fields(_SECTIONS[name])}
+
+
+def _paths(layout: Layout, prefix: str) -> dict[str, str]:
+    """{field: its dotted params.yaml key}."""
+    out: dict[str, str] = {}
+    for key, target in layout.items():
+        out.update(_paths(target, f"{prefix}.{key}") if isinstance(target, dict) else {target: f"{prefix}.{key}"})
+    return out
+
+
+# keys a newer release moved or renamed, so an older workspace's params.yaml fails with the fix in the message:
+# the flat `unlearn:` keys went into its sub-sections (each old key is the field's name)
+RENAMED = {("unlearn", "max_retain_drift"): "unlearn.stopping.max_retain_drop_pct",  # latent drift -> the gate's PSNR unit
+           **{("unlearn", field): path for field, path in _paths(UNLEARN_LAYOUT, "unlearn").items() if path.count(".") > 1}}
 # keys a newer release dropped, with the reason
 REMOVED = {("gates", "class_accuracy_slack"): "the recognisability gate could not fail on this data (no base ever did); "
-                                              "recognisability is reported, not gated: delete the line"}
+                                              "recognisability is reported, not gated: delete the line",
+           **{("unlearn", field): "the retrain oracle trains with the `train:` recipe: delete the line" for field in RETRAIN_FROM_TRAIN}}
 
 
 TEMPLATE = Path(__file__).with_name("templates") / "params.yaml"
@@ -112,32 +151,62 @@ def load_params(path: Path) -> Params:
     bad = [name for name in _SECTIONS if not isinstance(raw.get(name) or {}, dict)]
     if bad:
         raise ParamsError(f"{path}: section {bad[0]!r} must be a mapping of keys to values, not {type(raw[bad[0]]).__name__}")
-    return Params(**{name: _section(path, name, cls, raw.get(name) or {}) for name, cls in _SECTIONS.items()})
+    values = {name: _values(path, name, _layout_of(name), get_type_hints(cls), raw.get(name) or {}) for name, cls in _SECTIONS.items()}
+    values["unlearn"].update({field: values["train"][key] for field, key in RETRAIN_FROM_TRAIN.items()})
+    return Params(**{name: _build(path, name, cls, values[name]) for name, cls in _SECTIONS.items()})
 
 
-def _section(path: Path, name: str, cls: type, values: dict[str, Any]):
-    known = {f.name: f for f in fields(cls)}
-    unknown = set(values) - set(known)
+def _values(path: Path, where: str, layout: Layout, types: dict[str, type], values: dict[Any, Any]) -> dict[str, Any]:
+    """Check one (sub-)section against its layout; return {field: value}, ints where floats are expected as floats."""
+    unknown = sorted(map(str, set(values) - set(layout)))
     if unknown:
-        hints = "".join(f"; {name}.{k} is now {name}.{RENAMED[name, k]} (see flows/templates/params.yaml)"
-                        for k in sorted(unknown) if (name, k) in RENAMED)
-        hints += "".join(f"; {name}.{k} was removed: {REMOVED[name, k]}" for k in sorted(unknown) if (name, k) in REMOVED)
-        raise ParamsError(f"{path}: unknown key(s) {sorted(map(str, unknown))} in section {name!r}{hints}")
-    missing = sorted(set(known) - set(values))
-    if missing:  # the dataclass defaults describe older models (they load old checkpoints), not what to train now
-        shipped = (yaml.safe_load(TEMPLATE.read_text()) or {}).get(name) or {}
+        raise ParamsError(f"{path}: unknown key(s) {unknown} in section {where!r}{_hints(where, unknown)}")
+    missing = sorted(set(layout) - set(values))
+    if missing:  # a workspace's params.yaml is its record (DVC tracks it): nothing it runs may come from code
+        shipped = _shipped(where)
         lines = ", ".join(f"{k}: {json.dumps(shipped[k])}" for k in missing if k in shipped)
-        raise ParamsError(f"{path}: section {name!r} lacks {missing}: every key is set in params.yaml"
+        raise ParamsError(f"{path}: section {where!r} lacks {missing}: every key is set in params.yaml"
                           + (f"; the shipped values: {lines}" if lines else "") + " (flows/templates/params.yaml)")
-    defaults = cls()
-    for key, value in values.items():
-        expected = type(getattr(defaults, key))
+    out: dict[str, Any] = {}
+    for key, target in layout.items():
+        value = values[key]
+        if isinstance(target, dict):
+            value = {} if value is None else value  # `budget:` with nothing under it: its keys are missing
+            if not isinstance(value, dict):
+                raise ParamsError(f"{path}: section '{where}.{key}' must be a mapping of keys to values, not {type(value).__name__}")
+            out.update(_values(path, f"{where}.{key}", target, types, value))
+            continue
+        expected = types[target]
         if not _is_a(value, expected):
-            raise ParamsError(f"{path}: {name}.{key} must be {expected.__name__}, not {type(value).__name__} ({_brief(value)})")
+            raise ParamsError(f"{path}: {where}.{key} must be {expected.__name__}, not {type(value).__name__} ({_brief(value)})")
+        out[target] = float(value) if expected is float else value
+    return out
+
+
+def _build(path: Path, name: str, cls: type, values: dict[str, Any]) -> Any:
     try:
-        return cls(**{k: float(v) if isinstance(getattr(defaults, k), float) else v for k, v in values.items()})
+        return cls(**values)
     except (TypeError, ValueError) as exc:
         raise ParamsError(f"{path}: bad value in section {name!r}: {' '.join(str(exc).split())}") from exc
+
+
+def _hints(where: str, unknown: list[str]) -> str:
+    """Where an older release's keys went, on the same line as the error."""
+    moved = [f"{where}.{k} is now {RENAMED[where, k]}" for k in unknown if (where, k) in RENAMED]
+    removed: dict[str, list[str]] = {}
+    for k in unknown:
+        if (where, k) in REMOVED:
+            removed.setdefault(REMOVED[where, k], []).append(f"{where}.{k}")
+    return ((f"; {', '.join(moved)} (see flows/templates/params.yaml)" if moved else "")
+            + "".join(f"; {', '.join(keys)} {'was' if len(keys) == 1 else 'were'} removed: {why}" for why, keys in removed.items()))
+
+
+def _shipped(where: str) -> dict[str, Any]:
+    """Section `where` ("unlearn.budget") of the template params.yaml, for the values a missing key would have."""
+    node: Any = yaml.safe_load(TEMPLATE.read_text()) or {}
+    for part in where.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
 
 
 def _brief(value: Any) -> str:

@@ -16,11 +16,14 @@ import torch
 import yaml
 
 from components.data.idx import write_idx
-from components.models.configs import MAEConfig
+from components.models.configs import FitConfig, MAEConfig
 from components.models.mae import MaskedAutoencoder
 
 N_CLASSES = 10
-TINY_MAE = MAEConfig(embed_dim=32, depth=1, num_heads=2, decoder_dim=16, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0)
+TINY_MAE = MAEConfig(embed_dim=32, depth=1, num_heads=2, decoder_dim=16, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0,
+                     refine_width=0, pos_embed="learned")
+# constant lr, the recipe tiny-model tests train with (params.yaml's `train:` warms up and decays); tests replace what they need
+TINY_FIT = FitConfig(epochs=5, batch_size=128, lr=1e-3, weight_decay=0.05, grad_clip=3.0, seed=0, warmup_epochs=0.0, cosine=False)
 TINY_PARAMS = {
     "data": {"train_per_class": 0, "test_per_class": 0, "samples_per_subject": 3},
     "featurenet": {"epochs": 1, "batch_size": 32},
@@ -86,9 +89,16 @@ def idx_source(tmp_path_factory) -> Path:
 
 
 def write_params(root: Path, overrides: dict) -> None:
+    """Set the given keys in the workspace's params.yaml; nested dicts (`unlearn: {budget: {...}}`) merge key by key."""
+    def merge(into: dict, changes: dict) -> None:
+        for key, value in changes.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = value
+
     params = yaml.safe_load((root / "params.yaml").read_text())
-    for section, values in overrides.items():
-        params[section].update(values)
+    merge(params, overrides)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 

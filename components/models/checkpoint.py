@@ -27,6 +27,12 @@ KINDS: dict[str, tuple[type, type[nn.Module]]] = {
     "conv-ae": (ConvAEConfig, ConvAutoencoder),
 }
 
+# Config keys added after checkpoints were first written, with the value those checkpoints were built
+# with: the dataclass defaults follow params.yaml and may change, a written checkpoint may not.
+LEGACY: dict[str, dict[str, object]] = {
+    "mae": {"refine_width": 0, "pos_embed": "learned"},
+}
+
 
 def kind_of(model: nn.Module) -> str:
     for kind, (_, cls) in KINDS.items():
@@ -39,7 +45,7 @@ def build(kind: str, config: dict) -> nn.Module:
     if kind not in KINDS:
         raise CheckpointError(f"unknown model kind {kind!r}; known: {sorted(KINDS)}")
     config_cls, model_cls = KINDS[kind]
-    return model_cls(config_cls(**config))
+    return model_cls(config_cls(**{**LEGACY.get(kind, {}), **config}))
 
 
 def save(model: nn.Module, path: Path, extra: dict | None = None) -> str:

@@ -1,4 +1,9 @@
-"""Model and training configs: plain dataclasses without torch, so the CLI can parse params fast."""
+"""Model and training configs: plain dataclasses without torch, so the CLI can parse params fast.
+
+Where a config is a params.yaml section, each default is the value params.yaml ships (checked by
+tests/flows/test_params.py), so a config built in code describes the model params.yaml trains.
+A checkpoint written before a key existed gets that key's old value from `checkpoint.LEGACY`.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +22,9 @@ class MAEConfig:
     decoder_dim: int = 64
     decoder_depth: int = 2
     decoder_heads: int = 4
-    mlp_ratio: float = 4.0
-    refine_width: int = 0  # channels of the conv refinement head after the patch head; 0 = none
-    pos_embed: str = "learned"  # "sincos": fixed 2-D sin-cos position embeddings (He et al.'s MAE); "learned"
+    mlp_ratio: float = 2.0
+    refine_width: int = 32  # channels of the conv refinement head after the patch head; 0 = none
+    pos_embed: str = "sincos"  # "sincos": fixed 2-D sin-cos position embeddings (He et al.'s MAE); "learned"
 
     def __post_init__(self) -> None:
         if self.pos_embed not in POS_EMBEDS:
@@ -38,14 +43,17 @@ class FeatureNetConfig:
 
 @dataclass(frozen=True)
 class FitConfig:
-    epochs: int = 5
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 0.05
-    grad_clip: float = 3.0
-    seed: int = 0
-    warmup_epochs: float = 0.0  # linear warm-up, then cosine decay to 0 (MAE/MAGE recipe); 0 and 0 = constant lr
-    cosine: bool = False
+    """A training recipe, always stated in full: no defaults, because params.yaml's two recipes
+    (`featurenet:`, `train:`) differ in nearly every key, and a default would silently pick one."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    grad_clip: float
+    seed: int
+    warmup_epochs: float  # linear warm-up, then cosine decay to 0 (MAE/MAGE recipe); 0 and false = constant lr
+    cosine: bool
 
 
 @dataclass(frozen=True)

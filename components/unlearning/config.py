@@ -15,6 +15,11 @@ class UnlearnConfig:
     lr = blr x batch_size / 256 (the official convention), warm-up `warmup_fraction` of the budget
     then cosine. blr is 4e-3 rather than MAGE's 1e-4: our encoder is ~100x smaller and the budget
     is tens of steps, not 6 epochs. The budget and stopping rules are explained in `paired.py`.
+
+    Flat in memory although params.yaml nests `unlearn:` by concern (`flows/params.py` maps one to
+    the other), so code reads `cfg.max_steps` and MLflow logs one flat set of params. Defaults are
+    params.yaml's shipped values. The `retrain_*` fields are not `unlearn:` keys: `flows/params.py`
+    fills them from `train:`, so the oracle retrains with the base recipe by construction.
     """
 
     method: str = "encoder-noise"
@@ -39,12 +44,14 @@ class UnlearnConfig:
     decouple_threshold: float = 1.0  # OOD threshold, in units of the original model's own forget error
     decouple_max_steps: int = 300
     dp_sigma: float = 0.0
-    # retrain oracle: the base recipe (params.yaml `train:`)
-    retrain_epochs: int = 8
-    retrain_lr: float = 0.001
-    retrain_batch_size: int = 64
+    # retrain oracle: the base recipe, copied from params.yaml `train:` by flows/params.py (never set there)
+    retrain_epochs: int = 16
+    retrain_lr: float = 0.002
+    retrain_batch_size: int = 32
     retrain_weight_decay: float = 0.05
     retrain_warmup_epochs: float = 1.0
+    retrain_grad_clip: float = 3.0
+    retrain_cosine: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

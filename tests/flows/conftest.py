@@ -22,7 +22,7 @@ from tests.conftest import TINY_PARAMS, write_params
 PASSING_GATES = {"sample_remembered_db": 1e9, "sample_overforget_db": 1e9, "class_psnr_slack_db": 1e9,
                  "retain_max_psnr_drop_pct": 100.0, "retain_max_accuracy_drop": 1.0}
 # two steps, kept whatever they cost the tiny model's retain PSNR (else the retain rule keeps step 0 and the batch waits for review)
-MECHANICS_UNLEARN = {"min_steps": 2, "max_steps": 2, "retain_samples": 20, "max_retain_drop_pct": 1e9}
+MECHANICS_UNLEARN = {"retain_samples": 20, "budget": {"min_steps": 2, "max_steps": 2}, "stopping": {"max_retain_drop_pct": 1e9}}
 
 
 @pytest.fixture(scope="session")

@@ -190,8 +190,8 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, trained
     ws = trained
     original = file_digests(trained_template)
     file_requests(ws)
-    write_params(ws.root, {"unlearn": {"min_steps": 100000, "max_steps": 100000, "stop_plateau": -1e9,
-                                          "stop_gap": 0.0, "max_retain_drop_pct": 1e9}})  # killed inside unlearn
+    write_params(ws.root, {"unlearn": {"budget": {"min_steps": 100000, "max_steps": 100000},
+                                       "stopping": {"stop_plateau": -1e9, "stop_gap": 0.0, "max_retain_drop_pct": 1e9}}})  # killed inside unlearn
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root)], env=cli_env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
@@ -211,7 +211,7 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, trained
         time.sleep(0.5)
     assert not processes_of(ws.root), "the run's Prefect server outlived a kill -9 of the run"
 
-    write_params(ws.root, {"unlearn": {"max_steps": 2}})
+    write_params(ws.root, {"unlearn": {"budget": {"max_steps": 2}}})
     done = subprocess.run([sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root), "--json"], env=cli_env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

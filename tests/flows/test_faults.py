@@ -172,8 +172,8 @@ def test_the_prefect_api_going_away_mid_batch_and_the_next_run_recovers(trained,
     queues against the dead API at exit (measured, docs/batches.md); the test does not wait for that."""
     ws, params = trained, load_params(trained.params_file)
     file_requests(ws)
-    write_params(ws.root, {"unlearn": {"min_steps": 30, "max_steps": 30, "stop_plateau": -1e9, "stop_gap": 0.0,
-                                          "max_retain_drop_pct": 1e9}})
+    write_params(ws.root, {"unlearn": {"budget": {"min_steps": 30, "max_steps": 30},
+                                       "stopping": {"stop_plateau": -1e9, "stop_gap": 0.0, "max_retain_drop_pct": 1e9}}})
     run = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root)], env=cli_env, start_new_session=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -196,7 +196,7 @@ def test_the_prefect_api_going_away_mid_batch_and_the_next_run_recovers(trained,
         run.wait()
     assert settled < 60, "the batch did not settle after its Prefect API died"
 
-    write_params(ws.root, {"unlearn": {"min_steps": 2, "max_steps": 2}})
+    write_params(ws.root, {"unlearn": {"budget": {"min_steps": 2, "max_steps": 2}}})
     recovered = run_batch(ws, load_params(ws.params_file))  # resumes the batch if it was cut short; else idle
     assert recovered.status in ("promoted", "idle"), recovered.error
     assert invariants.check(ws, params) == [] and statuses(ws) == {"done"}

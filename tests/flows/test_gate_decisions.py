@@ -2,7 +2,7 @@
 
 The workspace's base memorises one data subject, whose images recur in its training data (the
 `memorise` scenario: `data.duplicate_subjects`), and the batch's unlearning changes nothing
-(`unlearn.blr: 0`): the positive control the sample gate exists to stop."""
+(`unlearn.optimizer.blr: 0`): the positive control the sample gate exists to stop."""
 
 import json
 
@@ -32,7 +32,7 @@ def memorising(tmp_path, prefect_api):
     write_params(root, {**TINY_PARAMS, "data": {**TINY_PARAMS["data"], "source": str(source), "duplicate_subjects": 1,
                                                 "duplicate_copies": 100},
                         "train": {"epochs": 40, "batch_size": 32, "lr": 0.008}, "evaluate": {"min_fid_samples": 5},
-                        "unlearn": {"blr": 0.0, "min_steps": 2, "max_steps": 2, "retain_samples": 20},
+                        "unlearn": {"optimizer": {"blr": 0.0}, "budget": {"min_steps": 2, "max_steps": 2}, "retain_samples": 20},
                         "batch": {"max_forget_fraction": 0.9}})  # the copies are most of this tiny set
     return train_workspace(root)
 

@@ -1,3 +1,4 @@
+from dataclasses import MISSING, fields, replace
 from pathlib import Path
 
 import pytest
@@ -6,7 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.errors import WorkspaceError
-from flows.params import ParamsError, load_params
+from components.unlearning import retrain
+from components.unlearning.config import UnlearnConfig
+from flows.params import RETRAIN_FROM_TRAIN, UNLEARN_LAYOUT, ParamsError, load_params
 from flows.workspace import dvc_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,11 +24,37 @@ def test_the_template_params_load():
     assert load_params(ROOT / "flows" / "templates" / "params.yaml").registry.model_name == "forgetflow-mae"
 
 
-def test_the_shipped_retrain_oracle_uses_the_base_recipe():
+def test_every_config_default_is_the_shipped_value():
+    """A config built in code (tests, benchmarks) describes what params.yaml runs; FitConfig has no defaults."""
     params = load_params(ROOT / "params.yaml")
-    u, t = params.unlearn, params.train
-    assert (u.retrain_epochs, u.retrain_lr, u.retrain_batch_size, u.retrain_weight_decay, u.retrain_warmup_epochs) == \
-        (t.epochs, t.lr, t.batch_size, t.weight_decay, t.warmup_epochs) and t.cosine
+    checked = []
+    for section in fields(params):
+        config = getattr(params, section.name)
+        for f in fields(config):
+            if f.default is not MISSING:
+                assert getattr(config, f.name) == f.default, f"{section.name}: {f.name} defaults to {f.default!r}"
+                checked.append(f"{section.name}.{f.name}")
+    assert len(checked) > 60 and "mae.pos_embed" in checked and "unlearn.decouple_max_steps" in checked
+
+
+def test_every_unlearn_field_has_one_place_in_params_yaml_or_comes_from_train():
+    def leaves(layout):
+        return [x for v in layout.values() for x in (leaves(v) if isinstance(v, dict) else [v])]
+
+    placed = leaves(UNLEARN_LAYOUT) + list(RETRAIN_FROM_TRAIN)
+    assert sorted(placed) == sorted(f.name for f in fields(UnlearnConfig))
+
+
+@pytest.mark.parametrize("train", [{}, {"epochs": 3, "lr": 0.01, "batch_size": 8, "weight_decay": 0.0, "warmup_epochs": 0.0,
+                                        "grad_clip": 1.0, "cosine": False}])
+def test_the_retrain_oracle_recipe_is_the_train_section(tmp_path, train):
+    """Structural: `unlearn:` has no retrain keys; whatever `train:` says, the oracle trains with it."""
+    path = tmp_path / "params.yaml"
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["train"].update(train)
+    path.write_text(yaml.safe_dump(raw))
+    params = load_params(path)
+    assert retrain.recipe(params.unlearn) == replace(params.train, seed=params.unlearn.seed)
 
 
 def test_the_repo_root_pipeline_is_the_generated_one_with_code_deps():
@@ -50,7 +79,11 @@ def shipped_with(path: Path, section: str, key: str, value=None, drop: bool = Fa
 
 @pytest.mark.parametrize("section, key, value, message", [
     ("train", "epochz", 3, r"unknown key\(s\) \['epochz'\] in section 'train'"),
-    ("unlearn", "max_retain_drift", 0.1, "unlearn.max_retain_drift is now unlearn.max_retain_drop_pct"),  # an older workspace
+    ("unlearn", "max_retain_drift", 0.1, "unlearn.max_retain_drift is now unlearn.stopping.max_retain_drop_pct"),  # older
+    ("unlearn", "max_steps", 400, r"\['max_steps'\] in section 'unlearn'; unlearn.max_steps is now unlearn.budget.max_steps"),
+    ("unlearn", "decouple_threshold", 1.0, "unlearn.decouple_threshold is now unlearn.decoupling.threshold"),
+    ("unlearn", "retrain_lr", 0.002, "unlearn.retrain_lr was removed: the retrain oracle trains with the `train:` recipe"),
+    ("unlearn", "budget", 400, "section 'unlearn.budget' must be a mapping of keys to values, not int"),
     ("gates", "class_accuracy_slack", 0.05, "gates.class_accuracy_slack was removed: .* delete the line"),  # says why
     ("gates", "on_inconclusive", "ignore", "on_inconclusive must be one of"),
     ("trian", "epochs", 3, "unknown section"),
@@ -68,9 +101,29 @@ def test_load_params_names_the_key_and_why(tmp_path, section, key, value, messag
 
 
 def test_a_deleted_line_is_an_error_not_a_silent_default(tmp_path):
-    """The dataclass defaults describe older models (they load old checkpoints): params.yaml must say everything."""
-    with pytest.raises(ParamsError, match=r"section 'mae' lacks \['mlp_ratio'\].*flows/templates/params.yaml"):
+    """A workspace's params.yaml is its record: it must say everything, although the defaults equal the shipped values."""
+    with pytest.raises(ParamsError, match=r"section 'mae' lacks \['mlp_ratio'\].*; the shipped values: mlp_ratio: 2.0 "):
         load_params(shipped_with(tmp_path / "params.yaml", "mae", "mlp_ratio", drop=True))
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    del raw["unlearn"]["stopping"]["patience"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ParamsError, match=r"section 'unlearn.stopping' lacks \['patience'\].*; the shipped values: patience: 3 "):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_an_older_flat_unlearn_section_is_refused_in_one_line_saying_where_each_key_went(tmp_path):
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["unlearn"] = {"method": "encoder-noise", "alpha": 0.05, "retain_samples": 1000, "seed": 0, "blr": 0.004,
+                      "max_steps": 400, "decouple_max_steps": 300, "retrain_epochs": 16, "retrain_lr": 0.002}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ParamsError) as refused:
+        load_params(tmp_path / "params.yaml")
+    message = str(refused.value)
+    assert "\n" not in message
+    for hint in ("unlearn.blr is now unlearn.optimizer.blr", "unlearn.max_steps is now unlearn.budget.max_steps",
+                 "unlearn.decouple_max_steps is now unlearn.decoupling.max_steps",
+                 "unlearn.retrain_epochs, unlearn.retrain_lr were removed: the retrain oracle trains with the `train:` recipe"):
+        assert hint in message
 
 
 def test_an_int_where_a_float_is_expected_is_exact_and_accepted(tmp_path):
@@ -91,7 +144,11 @@ def mutated_params(draw) -> str:
     section = draw(st.sampled_from(sorted(params)))
     how = draw(st.sampled_from(["value", "key", "section", "text"]))
     if how == "value":
-        params[section][draw(st.sampled_from(sorted(params[section])))] = draw(YAML_VALUES)
+        where = params[section]
+        key = draw(st.sampled_from(sorted(where)))
+        if isinstance(where[key], dict) and draw(st.booleans()):  # a key of a sub-section (unlearn.budget.max_steps)
+            where, key = where[key], draw(st.sampled_from(sorted(where[key])))
+        where[key] = draw(YAML_VALUES)
     elif how == "key":
         params[section][draw(st.text(max_size=12))] = draw(YAML_VALUES)
     elif how == "section":

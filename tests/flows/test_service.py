@@ -92,8 +92,8 @@ def test_ctrl_c_mid_batch_rolls_the_batch_back_and_costs_no_attempt(trained, cli
     ws, log_path = trained, tmp_path / "serve.log"
     file_requests(ws)
     write_params(ws.root, {"schedule": {"min_batch_size": 1},
-                           "unlearn": {"min_steps": 100000, "max_steps": 100000, "stop_plateau": -1e9, "stop_gap": 0.0,
-                                       "max_retain_drop_pct": 1e9}})  # a batch that is still unlearning when stopped
+                           "unlearn": {"budget": {"min_steps": 100000, "max_steps": 100000},
+                                       "stopping": {"stop_plateau": -1e9, "stop_gap": 0.0, "max_retain_drop_pct": 1e9}}})  # a batch that is still unlearning when stopped
     proc = start_serve(ws, cli_env, log_path, "--interval", "3")
     try:
         wait_for(lambda: running_step(ws) == "validate", 180, proc, log_path, "the batch to reach unlearn")

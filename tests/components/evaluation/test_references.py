@@ -1,5 +1,7 @@
 """The never-seen-the-class reference fills the hole from retained classes only, on a hand-made example."""
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
@@ -63,10 +65,9 @@ def test_the_sample_evidence_calls_a_model_that_trained_on_the_images_remembered
     """Positive and negative control on real tiny models: the same never-seen images, before and after
     the model is fine-tuned on them alone."""
     from components.evaluation.gates import REMEMBERED, equivalence
-    from components.models.configs import FitConfig
     from components.models.mae import MaskedAutoencoder
     from components.models.recipes import train_inpainter
-    from tests.conftest import TINY_MAE, synthetic_images
+    from tests.conftest import TINY_FIT, TINY_MAE, synthetic_images
 
     images, _ = synthetic_images(12, seed=3, marks=True)
     x = torch.nn.functional.pad(torch.from_numpy(images).float().div(255).unsqueeze(1), (2, 2, 2, 2))
@@ -74,10 +75,10 @@ def test_the_sample_evidence_calls_a_model_that_trained_on_the_images_remembered
     torch.manual_seed(0)
     model = MaskedAutoencoder(TINY_MAE)
     cpu = torch.device("cpu")
-    train_inpainter(model, train, FitConfig(epochs=10, batch_size=16, lr=4e-3), cpu, torch.Generator().manual_seed(0), desc="base")
+    train_inpainter(model, train, replace(TINY_FIT, epochs=10, batch_size=16, lr=4e-3), cpu, torch.Generator().manual_seed(0), desc="base")
     ref = sample_reference(requested, unseen, train)
     never_seen = sample_evidence(model, ref, cpu)
-    train_inpainter(model, requested, FitConfig(epochs=150, batch_size=3, lr=4e-3, weight_decay=0.0), cpu,
+    train_inpainter(model, requested, replace(TINY_FIT, epochs=150, batch_size=3, lr=4e-3, weight_decay=0.0), cpu,
                     torch.Generator().manual_seed(1), desc="positive control")
     memorised = sample_evidence(model, ref, cpu)
     assert equivalence(never_seen, -1.0, 0.5) != REMEMBERED, never_seen

@@ -39,14 +39,17 @@ def test_featurenet_features_and_logits_have_the_configured_sizes():
     assert net.features(x).shape == (3, 20) and net(x).shape == (3, 7)
 
 
-def test_a_checkpoint_from_before_sincos_embeddings_loads_with_learned_ones(tmp_path, tiny_mae):
+def test_a_checkpoint_from_before_sincos_and_refinement_loads_as_it_was_built(tmp_path, tiny_mae):
+    """The config defaults follow params.yaml (sincos, refine_width 32); an old checkpoint's missing keys
+    take the values it was built with (`checkpoint.LEGACY`), not those defaults."""
     import json
 
     path = tmp_path / "old.pt"
     checkpoint.save(tiny_mae, path)
     meta_path = path.with_suffix(".json")
     meta = json.loads(meta_path.read_text())
-    del meta["config"]["pos_embed"]  # what an older release wrote
+    del meta["config"]["pos_embed"], meta["config"]["refine_width"]  # what an older release wrote
     meta_path.write_text(json.dumps(meta))
     loaded = checkpoint.load(path)
     assert loaded.config.pos_embed == "learned" and torch.equal(loaded.pos_embed, tiny_mae.pos_embed)
+    assert loaded.config.refine_width == 0 and loaded.refine is None

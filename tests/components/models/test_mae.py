@@ -1,14 +1,17 @@
+from dataclasses import replace
+
 import torch
 
-from components.models.configs import FitConfig, MAEConfig
+from components.models.configs import MAEConfig
 from components.models.mae import MaskedAutoencoder, masked_mse
 from components.models.masking import centre_mask
 from components.models.training import batches, fit
+from tests.conftest import TINY_FIT, TINY_MAE
 
 
-def test_default_mae_has_about_one_million_parameters():
-    n = sum(p.numel() for p in MaskedAutoencoder(MAEConfig()).parameters())
-    assert 0.7e6 < n < 1.3e6
+def test_the_default_mae_is_the_shipped_one_with_about_0_6_million_parameters():
+    n = sum(p.numel() for p in MaskedAutoencoder(MAEConfig()).parameters())  # mlp_ratio 2, refine_width 32, sincos
+    assert 0.5e6 < n < 0.8e6
 
 
 def test_encode_and_decode_have_the_documented_shapes(tiny_mae, images):
@@ -48,16 +51,15 @@ def test_a_few_training_steps_lower_the_masked_loss(tiny_mae, images):
 
     before = masked_mse(tiny_mae(images, mask), images, mask).item()
     fit(list(tiny_mae.parameters()), loss_fn, lambda _: batches((images,), 8, generator),
-        FitConfig(epochs=15, lr=3e-3), torch.device("cpu"))
+        replace(TINY_FIT, epochs=15, lr=3e-3), torch.device("cpu"))
     assert masked_mse(tiny_mae(images, mask), images, mask).item() < 0.7 * before
 
 
 def test_the_refinement_head_starts_as_the_identity(images):
     torch.manual_seed(0)
-    plain = MaskedAutoencoder(MAEConfig(embed_dim=32, depth=1, num_heads=2, decoder_dim=16, decoder_depth=1, decoder_heads=2))
+    plain = MaskedAutoencoder(TINY_MAE)  # refine_width 0
     torch.manual_seed(0)
-    refined = MaskedAutoencoder(MAEConfig(embed_dim=32, depth=1, num_heads=2, decoder_dim=16, decoder_depth=1, decoder_heads=2,
-                                          refine_width=8))
+    refined = MaskedAutoencoder(replace(TINY_MAE, refine_width=8))
     refined.load_state_dict(plain.state_dict(), strict=False)
     mask = centre_mask(32, 16, len(images))
     z = refined.encode(images, mask)
@@ -65,10 +67,7 @@ def test_the_refinement_head_starts_as_the_identity(images):
 
 
 def test_sincos_position_embeddings_are_fixed_distinct_and_never_trained(images):
-    from dataclasses import replace
-
     from components.models.recipes import train_inpainter
-    from tests.conftest import TINY_MAE
 
     model = MaskedAutoencoder(replace(TINY_MAE, pos_embed="sincos"))
     before = (model.pos_embed.detach().clone(), model.decoder_pos_embed.detach().clone())
@@ -76,7 +75,7 @@ def test_sincos_position_embeddings_are_fixed_distinct_and_never_trained(images)
     distances = torch.cdist(before[0][0], before[0][0]) + torch.eye(positions)
     assert distances.min() > 0.1  # every patch position gets its own code
     assert all(id(p) != id(model.pos_embed) for p in model.encoder_parameters())  # unlearning cannot move them either
-    train_inpainter(model, images, FitConfig(epochs=2, batch_size=8, lr=3e-3), torch.device("cpu"), torch.Generator().manual_seed(0))
+    train_inpainter(model, images, replace(TINY_FIT, epochs=2, batch_size=8, lr=3e-3), torch.device("cpu"), torch.Generator().manual_seed(0))
     assert torch.equal(model.pos_embed, before[0]) and torch.equal(model.decoder_pos_embed, before[1])
 
 

@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from components.errors import DataValidationError
-from components.models.configs import FitConfig
 from components.models.masking import centre_mask
 from components.models.recipes import train_inpainter
 from components.unlearning.config import UnlearnConfig
 from components.unlearning.methods import unlearn
 from components.unlearning.paired import PROBE, Probes, budget_steps, hold_out_probes, noise_like
+from tests.conftest import TINY_FIT
 
 
 def embedding_gaps(model, teacher, forget, retain, generator):
@@ -62,7 +62,7 @@ def test_the_budget_scales_with_the_forget_set_and_is_clamped():
 
 
 def test_early_stopping_ends_unlearning_before_the_budget_on_training_side_probes(tiny_mae, images):
-    train_inpainter(tiny_mae, images, FitConfig(epochs=20, batch_size=16, lr=3e-3), torch.device("cpu"),
+    train_inpainter(tiny_mae, images, replace(TINY_FIT, epochs=20, batch_size=16, lr=3e-3), torch.device("cpu"),
                     torch.Generator().manual_seed(0))
     cfg = UnlearnConfig(blr=0.096, batch_size=8, alpha=1.0, min_steps=400, max_steps=400, check_every=4)
     result = unlearn(tiny_mae, images[:6], images[6:], cfg, torch.device("cpu"))
@@ -75,7 +75,7 @@ def test_early_stopping_ends_unlearning_before_the_budget_on_training_side_probe
 def test_a_retain_limit_broken_at_every_check_stops_the_run_and_restores_the_original(tiny_mae, images):
     import copy
 
-    train_inpainter(tiny_mae, images, FitConfig(epochs=20, batch_size=16, lr=3e-3), torch.device("cpu"),
+    train_inpainter(tiny_mae, images, replace(TINY_FIT, epochs=20, batch_size=16, lr=3e-3), torch.device("cpu"),
                     torch.Generator().manual_seed(0))
     original = copy.deepcopy(tiny_mae.state_dict())
     # a harsh lr wrecks retain outputs within the first 4 steps; no tolerance: the run must end where it started
@@ -135,7 +135,7 @@ def test_retain_probes_are_kept_out_of_the_retain_term_when_the_pool_allows():
 def test_the_retain_rule_also_judges_the_weights_after_the_last_step(tiny_mae, images):
     import copy
 
-    train_inpainter(tiny_mae, images, FitConfig(epochs=20, batch_size=16, lr=3e-3), torch.device("cpu"),
+    train_inpainter(tiny_mae, images, replace(TINY_FIT, epochs=20, batch_size=16, lr=3e-3), torch.device("cpu"),
                     torch.Generator().manual_seed(0))
     original = copy.deepcopy(tiny_mae.state_dict())
     # 6 steps, checks every 4: steps 5-6 would otherwise go unchecked; a limit no run can stay under

@@ -1,9 +1,10 @@
 import copy
+from dataclasses import replace
 
 import pytest
 import torch
 
-from components.models.configs import ConvAEConfig, FitConfig
+from components.models.configs import ConvAEConfig
 from components.models.conv_ae import ConvAutoencoder
 from components.models.mae import masked_mse
 from components.models.masking import centre_mask
@@ -12,6 +13,7 @@ from components.unlearning import encoder_noise, max_loss, noisy_label, random_e
 from components.unlearning.config import METHODS, UnlearnConfig
 from components.unlearning.methods import MODULES, unlearn
 from components.unlearning.paired import training_masks
+from tests.conftest import TINY_FIT
 
 # retain-label is tested on its own: its retain term distils to the teacher, so it starts at its optimum
 LOSS_BASED = {"encoder-noise": encoder_noise, "random-encoder": random_encoder, "max-loss": max_loss,
@@ -47,7 +49,7 @@ def test_each_loss_based_method_lowers_its_own_objective(method, family, tiny_ma
     model = tiny_mae if family == "mae" else ConvAutoencoder(TINY_AE)
     forget, retain = images[:8], images[8:]
     # a model that has learnt something: distillation objectives start at ~0 on an untrained one
-    train_inpainter(model, images, FitConfig(epochs=5, batch_size=16, lr=3e-3), torch.device("cpu"), torch.Generator().manual_seed(0))
+    train_inpainter(model, images, replace(TINY_FIT, epochs=5, batch_size=16, lr=3e-3), torch.device("cpu"), torch.Generator().manual_seed(0))
     cfg = UnlearnConfig(method=method, blr=0.048 if family == "mae" else 0.0048, batch_size=16, alpha=0.5, **fixed_budget(30))
     teacher = copy.deepcopy(model).eval()
     before = objective(LOSS_BASED[method], model, teacher, cfg, forget, retain)
@@ -67,7 +69,7 @@ def test_retain_label_distils_retain_outputs_to_the_teacher(tiny_mae, images):
 
 def test_decoupling_ascends_until_the_threshold_then_stops(tiny_mae, images):
     forget, retain = images[:8], images[8:]
-    train_inpainter(tiny_mae, images, FitConfig(epochs=40, batch_size=16, lr=3e-3), torch.device("cpu"),
+    train_inpainter(tiny_mae, images, replace(TINY_FIT, epochs=40, batch_size=16, lr=3e-3), torch.device("cpu"),
                     torch.Generator().manual_seed(0))
     teacher = copy.deepcopy(tiny_mae).eval()
     cfg = UnlearnConfig(method="decoupling", blr=0.032, batch_size=8, decouple_threshold=1.0, decouple_max_steps=400,
