@@ -24,7 +24,7 @@ from components.data.materialise import DataConfig
 from components.errors import BadInputError, WorkspaceError
 from components.evaluation.gates import GateConfig
 from components.ledger.policy import ScheduleConfig
-from components.models.configs import ConvAEConfig, FitConfig, MAEConfig
+from components.models.configs import ConvAEConfig, FeatureNetRecipe, FitConfig, MAEConfig
 from components.unlearning.config import UnlearnConfig
 
 
@@ -74,7 +74,7 @@ class RegistryConfig:
 @dataclass(frozen=True)
 class Params:
     data: DataConfig
-    featurenet: FitConfig
+    featurenet: FeatureNetRecipe
     mae: MAEConfig
     conv_ae: ConvAEConfig
     train: FitConfig
@@ -86,7 +86,7 @@ class Params:
     schedule: ScheduleConfig
 
 
-_SECTIONS = {"data": DataConfig, "featurenet": FitConfig, "mae": MAEConfig, "conv_ae": ConvAEConfig, "train": FitConfig,
+_SECTIONS = {"data": DataConfig, "featurenet": FeatureNetRecipe, "mae": MAEConfig, "conv_ae": ConvAEConfig, "train": FitConfig,
              "evaluate": EvaluateConfig, "registry": RegistryConfig, "unlearn": UnlearnConfig, "gates": GateConfig,
              "batch": BatchConfig, "schedule": ScheduleConfig}
 

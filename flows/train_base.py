@@ -46,7 +46,9 @@ def load_split(ws: Workspace, split: str) -> tuple[torch.Tensor, torch.Tensor, l
 
 def train_featurenet(ws: Workspace, params: Params) -> dict[str, float]:
     cfg = params.featurenet
-    x, y, _ = load_split(ws, "train")
+    samples = featurenet_subset([s for s in data.read_manifest(ws.data_dir) if s.split == "train"], cfg.max_per_class)
+    data.verify_files(ws.data_dir, samples)
+    x, y = data.load_images(ws.data_dir, samples), data.load_labels(samples)
     x_test, y_test, _ = load_split(ws, "test")
     device, generator = pick_device(), seed_everything(cfg.seed)
     net = FeatureNet(FeatureNetConfig(num_classes=int(y.max()) + 1)).to(device)
@@ -55,11 +57,24 @@ def train_featurenet(ws: Workspace, params: Params) -> dict[str, float]:
                         lambda _: training.batches((x, y), cfg.batch_size, generator), cfg, device, desc="featurenet")
     recalibrate_batchnorm(net, x, device)
     metrics = {"test_accuracy": accuracy(predict_batched(net, x_test, device=device), y_test),
-               "final_loss": result.epoch_losses[-1], "seconds": result.seconds}
+               "final_loss": result.epoch_losses[-1], "seconds": result.seconds, "train_images": len(samples)}
     weights_sha = checkpoint.save(net, ws.models_dir / FEATURENET)
     _write_json(ws.metrics_dir / "featurenet.json", metrics)
-    index.index_featurenet(ws, weights_sha, [f"models/{FEATURENET}", "models/featurenet.json"])
+    index.index_featurenet(ws, weights_sha, [f"models/{FEATURENET}", "models/featurenet.json"], samples)
     return metrics
+
+
+def featurenet_subset(samples: list[data.Sample], max_per_class: int) -> list[data.Sample]:
+    """At most `max_per_class` training images per class, evenly spread over each class's ids (0: all)."""
+    if max_per_class <= 0:
+        return samples
+    from components.data.forget_set import spread
+
+    by_label: dict[int, list[str]] = {}
+    for s in samples:
+        by_label.setdefault(s.label, []).append(s.sample_id)
+    keep = {i for ids in by_label.values() for i in spread(sorted(ids), max_per_class)}
+    return [s for s in samples if s.sample_id in keep]
 
 
 def featurenet_stale(ws: Workspace) -> bool:

@@ -38,9 +38,16 @@ def index_base(ws: Workspace, client, model_name: str, version: int, run_id: str
                                                        weights_path=registry.stored_file(client, model_name, version, ws.root)))
 
 
-def index_featurenet(ws: Workspace, weights_sha: str, files: list[str]) -> None:
+def index_featurenet(ws: Workspace, weights_sha: str, files: list[str], trained_on: list[data.Sample]) -> None:
+    """The feature net's training set is the subset it saw (`featurenet.max_per_class`), so only a
+    batch that forgets one of *those* samples makes it stale."""
+    from components.data.forget_set import list_sha256
+
     with ledgers.Ledger(ws.ledger_path) as book:
-        set_id = index_training_set(ws, book)
+        index_training_set(ws, book)  # catalogues the data version: subjects and labels resolve later
+        set_id = provenance.training_set_id(ws.data_version() or "none", "featurenet-" + list_sha256([s.sample_id for s in trained_on])[:16])
+        if not provenance.has_set(book, set_id):
+            provenance.record_samples(book, set_id, trained_on)
         provenance.record_artifact(book, provenance.Artifact(featurenet_id(weights_sha), "featurenet", set_id,
                                                        data_md5=ws.data_version(), weights_sha256=weights_sha, files=files))
 

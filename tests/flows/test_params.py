@@ -181,3 +181,15 @@ def test_a_broken_params_file_is_bad_input_with_one_line_and_no_write(tmp_path):
     result = CliRunner().invoke(app, ["request", "--sample", "fm-train-000001", "-w", str(ws.root)])
     assert result.exit_code == 2 and result.output.count("\n") == 1 and "section 'train' must be a mapping" in result.output
     assert sorted(p.relative_to(ws.root) for p in ws.root.rglob("*")) == before
+
+
+def test_the_feature_net_trains_on_at_most_max_per_class_images_of_each_class_spread_over_it():
+    from components.data import Sample
+    from flows.train_base import featurenet_subset
+
+    samples = [Sample(f"fm-train-{i:06d}", f"subj-{i:06d}", i % 3, f"c{i % 3}", "train", "", "") for i in range(30)]
+    capped = featurenet_subset(samples, 4)
+    by_label = {label: [s.sample_id for s in capped if s.label == label] for label in range(3)}
+    assert {label: len(ids) for label, ids in by_label.items()} == {0: 4, 1: 4, 2: 4}
+    assert by_label[0] == ["fm-train-000000", "fm-train-000006", "fm-train-000015", "fm-train-000021"]  # spread, not the first 4
+    assert featurenet_subset(samples, 0) == samples == featurenet_subset(samples, 10)
