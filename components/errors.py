@@ -29,5 +29,9 @@ class RegistryError(ForgetflowError):
     """The model registry does not hold what was asked for."""
 
 
+class UnknownVersionError(RegistryError, BadInputError):
+    """A version number or alias names no model version: exit code 2."""
+
+
 class WorkspaceError(ForgetflowError):
     """The directory is not an initialised forgetflow workspace."""

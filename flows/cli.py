@@ -3,7 +3,6 @@ so `--help` and bookkeeping commands answer at once."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 from datetime import UTC
@@ -23,6 +22,13 @@ console = Console()
 err_console = Console(stderr=True)
 WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", "-w", envvar="FORGETFLOW_WORKSPACE",
                                                       help="Workspace directory (default: current directory).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (JSON on stdout).")]
+# how `request` and `contains` name samples
+SampleOpt = Annotated[list[str] | None, typer.Option("--sample", help="Sample id (repeatable).", show_default=False)]
+SamplesFileOpt = Annotated[Path | None, typer.Option(help="File with one sample id per line.")]
+SubjectOpt = Annotated[list[str] | None, typer.Option("--subject", help="Data owner id: all their samples (repeatable).",
+                                                      show_default=False)]
+LabelOpt = Annotated[str | None, typer.Option("--label", help="A whole class, by name or index.")]
 
 
 @app.callback()
@@ -47,6 +53,11 @@ def command(*args, **kwargs):
                 raise typer.Exit(2 if isinstance(exc, BadInputError) else 1) from None
         return app.command(*args, **kwargs)(wrapper)
     return register
+
+
+def _emit(obj) -> None:
+    """The one way a command prints its --json answer."""
+    console.print_json(json.dumps(obj))
 
 
 def _open(ws_path: Path | None):
@@ -98,7 +109,7 @@ def train(workspace: WorkspaceOpt = None,
     from flows import train_base
 
     if family not in train_base.FAMILIES:
-        raise ForgetflowError(f"unknown family {family!r}; expected one of {sorted(train_base.FAMILIES)}")
+        raise BadInputError(f"unknown family {family!r}; expected one of {sorted(train_base.FAMILIES)}")
     ws, params = _open(workspace)
     version = train_base.train_base(ws, params, family)
     console.print(f"registered [bold]{version.name}[/bold] v{version.version} as champion (run {version.run_id})")
@@ -118,15 +129,17 @@ def relocate(workspace: WorkspaceOpt = None) -> None:
 
 
 @command()
-def status(workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Data version, champion and its metrics, the queue, deadlines, the schedule.  Example: forgetflow status --json"""
     ws, params = _open(workspace)
     if as_json:
         from flows.status import summary
 
-        console.print_json(json.dumps(summary(ws, params)))
+        _emit(summary(ws, params))
     else:
-        _print_summary(ws, params)
+        from flows import views
+
+        console.print(views.status_table(ws, params))
 
 
 @command()
@@ -135,109 +148,21 @@ def demo(workspace: WorkspaceOpt = None,
                                                     "images recur in the training data and one of them asks to be forgotten "
                                                     "(a workspace of its own).")] = "default") -> None:
     """prepare -> train -> request -> deletion batch -> trace (skips what is done).  Example: forgetflow demo --scenario memorise"""
-    from flows import dvc_repo, scenarios
-    from flows.prepare import prepare as run_prepare
+    from flows import demo as demos
 
     ws, params = _open(workspace)
-    params = scenarios.apply(ws, params, scenario, _champion(ws, params) is not None)
-    phases: dict[str, float] = {}
-    with _phase(phases, "prepare", "1. prepare data"):
-        result = run_prepare(ws, params)
-        console.print(f"data/ {'up to date' if result.skipped else 'materialised'}: {result.n_samples} samples, md5 {result.data_md5}")
-    with _phase(phases, "train", "2. train base model"):
-        if _champion(ws, params) is None:
-            dvc_repo.run(ws, "repro", "train_base", stream=True)
-            if _champion(ws, params) is None:  # outputs were up to date but the registry is new
-                dvc_repo.run(ws, "repro", "--force", "train_base", stream=True)
-        else:
-            console.print("a champion is registered already; skipping (run `dvc repro` to retrain on changed params)")
-        _commit_pipeline(ws)
-    with _phase(phases, "summary", "3. base model"):
-        _print_summary(ws, params)
-    with _phase(phases, "requests", "4. deletion requests"):
-        _file_demo_requests(ws, scenario)
-    with _phase(phases, "batch", "5. deletion batch (Prefect flow: extract -> validate -> unlearn -> evaluate -> register -> promote -> commit data)"):
-        outcome = _run_batch(ws, params, None, None)
-        if outcome.status == "promoted":
-            _follow_up(ws, params)
-    if outcome.report and outcome.report.is_file():
-        from rich.markdown import Markdown
-
-        console.print(Markdown(outcome.report.read_text()))
-    elif outcome.status == "idle":
-        console.print("no pending requests (the demo's batch already ran: see reports/ and `forgetflow requests`)")
-    if outcome.status == "failed":
-        raise ForgetflowError(f"the demo batch failed: {outcome.error}")
-    console.rule("[bold]6. lineage (forgetflow trace)")
-    trace("champion", ws.root, as_json=False)
-    from flows.report import demo_record
-
-    demo_record(ws, scenario, phases, outcome if outcome.status != "idle" else None)
-    console.print(f"this run's record: {ws.reports_dir / 'demo.json'}")
-    console.print(f"next: forgetflow requests · forgetflow trace · forgetflow rollback · "
-                  f"mlflow ui --backend-store-uri {_tracking_uri(ws)}")
-
-
-@contextlib.contextmanager
-def _phase(phases: dict[str, float], name: str, title: str):
-    """A demo phase under its heading, timed into `phases` (reports/demo.json)."""
-    import time
-
-    console.rule(f"[bold]{title}")
-    start = time.perf_counter()
-    yield
-    phases[name] = round(time.perf_counter() - start, 1)
-
-
-PIPELINE_FILES = ("data.dvc", "dvc.lock", "metrics", "models/.gitignore")  # what `dvc repro` writes for git to keep
-
-
-def _commit_pipeline(ws: workspaces.Workspace) -> None:
-    """Commit what `dvc repro` recorded, as a DVC user would before going on: the batch's model
-    version then names a commit that holds its data version and base, not '<commit>+dirty'."""
-    paths = [p for p in PIPELINE_FILES if (ws.root / p).exists()]
-    workspaces.git(ws.root, "add", "--", *paths)
-    if sha := workspaces.commit(ws.root, "forgetflow: data and base model (dvc repro)", paths=paths):
-        console.print(f"committed the pipeline's record (data.dvc, dvc.lock, metrics): {sha[:7]}")
-
-
-def _file_demo_requests(ws: workspaces.Workspace, scenario: str) -> None:
-    """The scenario's requests (flows/scenarios.py), unless the workspace has requests already."""
-    from components import data
-    from components import ledger as ledgers
-    from flows.scenarios import requests
-
-    book = ledgers.Ledger(ws.ledger_path)
-    try:
-        if book.requests():
-            console.print("requests already filed in this workspace; not filing the demo's again")
-            return
-        manifest = data.read_manifest(ws.data_dir)
-        for kind, selector, reason in requests(manifest, scenario):
-            r = ledgers.file_request(book, manifest, kind, selector, reason).request
-            console.print(f"filed {r.id}: {kind} {','.join(selector)} ({len(r.sample_ids)} samples) - {reason}")
-    finally:
-        book.close()
-
-
-def _tracking_uri(ws: workspaces.Workspace) -> str:
-    from components.locations import tracking_uri
-
-    return tracking_uri(ws.root)
-
-
-LabelOpt = Annotated[str | None, typer.Option("--label", help="A whole class, by name or index.")]
+    demos.run(ws, params, scenario, console)
 
 
 @command()
 def request(
     workspace: WorkspaceOpt = None,
-    sample: Annotated[list[str] | None, typer.Option("--sample", help="Sample id (repeatable).")] = None,
-    samples_file: Annotated[Path | None, typer.Option(help="File with one sample id per line.")] = None,
-    subject: Annotated[list[str] | None, typer.Option("--subject", help="Data owner id: all their samples (repeatable).")] = None,
+    sample: SampleOpt = None,
+    samples_file: SamplesFileOpt = None,
+    subject: SubjectOpt = None,
     label: LabelOpt = None,
     reason: Annotated[str, typer.Option(help="Why (kept in the ledger).")] = "",
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """File a deletion request.  Example: forgetflow request --subject subj-000042 --reason "GDPR art. 17" """
     from components import data
@@ -249,9 +174,9 @@ def request(
         result = ledgers.file_request(book, data.read_manifest(ws.data_dir), kind, selector, reason, params.batch.deadline_days)
     r = result.request
     if as_json:
-        console.print_json(json.dumps({"request_id": r.id if r else None, "created": result.created,
-                                       "status": r.status if r else "forgotten", "n_samples": len(r.sample_ids) if r else 0,
-                                       "due_at": r.due_at if r else None, "forgotten_by": list(result.forgotten_by)}))
+        _emit({"request_id": r.id if r else None, "created": result.created, "status": r.status if r else "forgotten",
+               "n_samples": len(r.sample_ids) if r else 0, "due_at": r.due_at if r else None,
+               "forgotten_by": list(result.forgotten_by)})
     else:
         console.print(result.message() + (f"; due {r.due_at[:10]}" if r and result.created else ""), highlight=False)
 
@@ -276,7 +201,7 @@ def _selector(sample, samples_file, subject, label) -> tuple[str, list[str]]:
 @command("requests")
 def list_requests(workspace: WorkspaceOpt = None,
                   status: Annotated[str | None, typer.Option(help="pending|processing|done|rejected|failed")] = None,
-                  as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+                  as_json: JsonOpt = False) -> None:
     """List deletion requests with their due dates (at risk / overdue).  Example: forgetflow requests --status pending"""
     from dataclasses import asdict
     from datetime import datetime
@@ -289,21 +214,11 @@ def list_requests(workspace: WorkspaceOpt = None,
         rows = book.requests(status)
     at, margin = datetime.now(UTC), params.schedule.deadline_margin_days
     if as_json:
-        console.print_json(json.dumps([asdict(r) | {"sample_ids": len(r.sample_ids), "deadline": deadline_state(r, at, margin)}
-                                       for r in rows]))
+        _emit([asdict(r) | {"sample_ids": len(r.sample_ids), "deadline": deadline_state(r, at, margin)} for r in rows])
         return
-    from rich import box
+    from flows import views
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)  # fits 80 columns; selectors and versions are in --json
-    for name, width in (("id", 10), ("kind", 7), ("samples", 7), ("status", 10), ("due", 10), ("deadline", 8),
-                        ("batch", 12), ("selector", None)):
-        table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=width)
-    colours = {"overdue": "bold red", "at risk": "yellow"}
-    for r in rows:
-        state = deadline_state(r, at, margin)
-        table.add_row(r.id, r.kind, str(len(r.sample_ids)), r.status, r.due_at[:10],
-                      f"[{colours[state]}]{state}[/]" if state in colours else state, r.batch_id or "", ",".join(r.selector))
-    console.print(table)
+    console.print(views.requests_table(rows, at, margin))
     for r in rows:
         if r.error and r.status in ("pending", "failed"):  # why its last batch did not finish it
             console.print(f"{r.id}: last attempt: {r.error}", highlight=False, soft_wrap=True)
@@ -313,18 +228,25 @@ def list_requests(workspace: WorkspaceOpt = None,
 def run(workspace: WorkspaceOpt = None,
         method: Annotated[str | None, typer.Option(help="encoder-noise | encoder-noise-proxy (default: params)")] = None,
         max_requests: Annotated[int | None, typer.Option(help="Pending requests per batch (default: params).")] = None,
-        as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+        as_json: JsonOpt = False) -> None:
     """Run one deletion batch as a Prefect flow.  Example: forgetflow run --method encoder-noise"""
     import contextlib
     import sys
 
+    from flows import demo as demos
+
+    if method is not None:
+        from components.unlearning.config import METHODS
+
+        if method not in METHODS:
+            raise BadInputError(f"unknown method {method!r}; expected one of {METHODS}")
     ws, params = _open(workspace)
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():  # stdout: the JSON only
-        outcome = _run_batch(ws, params, method, max_requests)
+        outcome = demos.run_batch(ws, params, method, max_requests)
     if as_json:
         from flows.transaction import outcome_json
 
-        console.print_json(outcome_json(outcome))
+        _emit(json.loads(outcome_json(outcome)))
     elif outcome.status == "idle":
         console.print("no pending requests: nothing to do")
     else:
@@ -333,7 +255,7 @@ def run(workspace: WorkspaceOpt = None,
                       + (f", model v{outcome.model_version}" if outcome.model_version else "")
                       + (f"; report {outcome.report}" if outcome.report else ""))
     if outcome.status == "promoted":
-        _follow_up(ws, params, quiet=as_json)
+        demos.after_promotion(ws, params, (err_console if as_json else console).print, quiet=as_json)
     if outcome.status == "failed":
         err_console.print(f"[red]error:[/red] {outcome.error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
@@ -387,64 +309,21 @@ def _check_cron(expr: str) -> None:
         raise BadInputError(f"bad cron expression {expr!r}: {exc}") from None
 
 
-def _follow_up(ws: workspaces.Workspace, params, quiet: bool = False) -> None:
-    """After a promotion: the feature net retrained without the forgotten data (flows/follow_up.py)."""
-    import contextlib
-    import sys
-
-    from flows import prefect_server, train_base
-
-    if not train_base.featurenet_stale(ws):
-        return
-    (err_console if quiet else console).print("after the batch: retraining the feature net on the remaining data")
-    with contextlib.redirect_stdout(sys.stderr) if quiet else contextlib.nullcontext(), prefect_server.api(ws):
-        from flows.follow_up import refresh_featurenet
-
-        refresh_featurenet(ws, params)
-
-
-def _run_batch(ws: workspaces.Workspace, params, method, max_requests):
-    if method is not None:
-        from components.unlearning.config import METHODS
-
-        if method not in METHODS:
-            raise ForgetflowError(f"unknown method {method!r}; expected one of {METHODS}")
-    from flows import prefect_server
-
-    with prefect_server.api(ws):
-        from flows.transaction import run as run_batch
-
-        return run_batch(ws, params, method, max_requests)
-
-
 @command()
 def trace(ref: Annotated[str, typer.Argument(help="Version number or alias.")] = "champion",
-          workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False,
+          workspace: WorkspaceOpt = None, as_json: JsonOpt = False,
           from_registry: Annotated[bool, typer.Option("--registry", help="Read MLflow itself, not the ledger's mirror of it.")] = False) -> None:
     """Lineage: version -> parent -> ... -> base.  Example: forgetflow trace champion"""
-    from components import ledger as ledgers
-    from components.ledger import provenance
+    from flows import views
+    from flows.status import lineage
 
     ws, params = _open(workspace)
-    chain = []
-    if not from_registry:
-        with ledgers.Ledger(ws.ledger_path) as book:
-            chain = provenance.trace(book, params.registry.model_name, ref)
-    if not chain:  # asked for, or a workspace whose registry was never mirrored
-        from components import registry
-
-        client = registry.connect(ws.root, params.registry.experiment)
-        chain = registry.trace(client, params.registry.model_name, ref)
-    keys = ("stage", "deletion_batch_id", "n_forget", "data_dvc_md5", "data_dvc_md5_after", "git_commit", "method", "gates_passed")
+    chain = lineage(ws, params, ref, from_registry)
     if as_json:
-        console.print_json(json.dumps([{"version": e.version, "aliases": e.aliases, "run_id": e.run_id,
-                                        **{k: e.tags.get(k) for k in keys + ("request_ids", "forget_set_sha256", "parent_version")}}
-                                       for e in chain]))
+        _emit(views.trace_records(chain))
         return
-    for e in chain:
-        aliases = f" [bold]\\[{', '.join(e.aliases)}][/bold]" if e.aliases else ""
-        console.print(f"v{e.version}{aliases}  " + "  ".join(f"{k}={e.tags[k]}" for k in keys if e.tags.get(k)),
-                      highlight=False, soft_wrap=True)
+    for line in views.trace_lines(chain):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 @command()
@@ -453,12 +332,13 @@ def promote(version: Annotated[str, typer.Argument(help="Version number or alias
             force: Annotated[bool, typer.Option(help="Promote although a gate failed (needs --reason).")] = False,
             reason: Annotated[str, typer.Option(help="Recorded on the version.")] = "") -> None:
     """Make a version champion (recorded).  Example: forgetflow promote challenger --force --reason "reviewed grids" """
+    from flows import demo as demos
     from flows.registry_ops import promote_version
 
     ws, params = _open(workspace)
     new, old = promote_version(ws, params, version, force, reason)
     console.print(f"champion: v{old} -> v{new}" if old else f"champion: v{new}")
-    _follow_up(ws, params)
+    demos.after_promotion(ws, params, console.print)
 
 
 @command()
@@ -472,117 +352,40 @@ def rollback(workspace: WorkspaceOpt = None,
     console.print(f"champion: v{demoted} -> v{restored}")
 
 
-def _champion(ws: workspaces.Workspace, params):
-    from mlflow.exceptions import MlflowException
-
-    from components import registry
-
-    client = registry.connect(ws.root, params.registry.experiment)
-    try:
-        return client.get_model_version_by_alias(params.registry.model_name, "champion")
-    except MlflowException:
-        return None
-
-
-def _print_summary(ws: workspaces.Workspace, params) -> None:
-    from flows.status import summary
-
-    info = summary(ws, params)
-    table = Table(show_header=False, box=None)
-    table.add_row("workspace", info["workspace"])
-    table.add_row("data version (data.dvc md5)", info["data_version"] or "none: run `forgetflow prepare`")
-    champion = info["champion"]
-    if champion is None:
-        table.add_row("champion", "none: run `forgetflow demo` or `dvc repro`")
-    else:
-        table.add_row("champion", f"{info['model']} v{champion['version']}  (models:/{info['model']}@champion)")
-        bad = {a: state for a, state in info["weights"].items() if state not in ("ok", "unchecked")}
-        table.add_row("  weights", ", ".join(f"[bold red]{a}: {state}[/]" for a, state in bad.items())
-                      + ("  (forgetflow audit; rollback or retrain)" if bad else "")
-                      or f"champion: {info['weights'].get('champion', 'unchecked')}")
-        for key in ("stage", "data_dvc_md5", "git_commit"):
-            table.add_row(f"  {key}", champion.get(key) or "-")
-    metrics = info["base_metrics"]
-    if metrics:
-        table.add_row("base test PSNR, centre hole", f"{metrics['psnr_centre']:.2f} dB")
-        if "baseline_1nn_psnr_centre" in metrics:
-            table.add_row("  baselines: mean image / 1-NN / 10-NN",
-                          " / ".join(f"{metrics[f'baseline_{b}_psnr_centre']:.2f}" for b in ("mean", "1nn", "10nn")) + " dB")
-        table.add_row("base test PSNR, border", f"{metrics['psnr_border']:.2f} dB")
-        table.add_row("feature-net accuracy (GT / inpainted)",
-                      f"{metrics['featurenet_accuracy_ground_truth']:.3f} / {metrics['accuracy_centre']:.3f}")
-    queue = info["requests"]
-    table.add_row("requests pending", f"{queue['pending']} ({queue['pending_samples']} samples); processing {queue['processing']}; "
-                                      f"failed {queue['failed']}")
-    if queue["oldest_pending"]:
-        table.add_row("  oldest pending", f"{queue['oldest_pending']['id']}, filed {queue['oldest_pending']['created_at']}")
-    if queue["nearest_deadline"]:
-        table.add_row("  nearest deadline", f"{queue['nearest_deadline']['id']}, due {queue['nearest_deadline']['due_at']}")
-    if queue["overdue"] or queue["at_risk"]:
-        table.add_row("  [bold red]deadlines[/]", f"[bold red]{len(queue['overdue'])} overdue[/] {', '.join(queue['overdue'][:5])}; "
-                                                 f"{queue['at_risk']} at risk")
-    if info["needs_review"]:
-        table.add_row("needs review", ", ".join(info["needs_review"]) + "  (forgetflow promote challenger / reject)")
-    schedule = info["schedule"]
-    if schedule["serving"]:
-        every = f"cron {schedule['cron']}" if schedule["cron"] else f"every {schedule['interval_s']:g} s"
-        table.add_row("schedule", f"served (pid {schedule['pid']}, {every}); next run {schedule['next_run']}")
-    else:
-        table.add_row("schedule", "not served (forgetflow serve)")
-    table.add_row("  a scheduled run now would", ("run a batch: " if info["next_run_would"]["run"] else "")
-                  + info["next_run_would"]["reason"])
-    grid = ws.reports_dir / "base_grid.png"
-    if grid.is_file():
-        table.add_row("image grid", str(grid))
-    table.add_row("MLflow UI", f"mlflow ui --backend-store-uri {_tracking_uri(ws)}")
-    console.print(table)
-
-
 @command()
 def contains(
-    sample_ids: Annotated[list[str] | None, typer.Argument(help="Sample ids.", show_default=False)] = None,
+    sample_ids: Annotated[list[str] | None, typer.Argument(help="Deprecated: use --sample.", show_default=False)] = None,
     workspace: WorkspaceOpt = None,
-    samples_file: Annotated[Path | None, typer.Option(help="File with one sample id per line.")] = None,
-    subject: Annotated[list[str] | None, typer.Option("--subject", help="Data owner id (repeatable).")] = None,
+    sample: SampleOpt = None,
+    samples_file: SamplesFileOpt = None,
+    subject: SubjectOpt = None,
     label: LabelOpt = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Which model versions still hold these samples. Exit 1 if a served alias does.  Example: forgetflow contains --subject subj-000042"""
+    from flows import views
     from flows.compliance import contains as containment
 
+    if sample_ids:
+        err_console.print("positional sample ids are deprecated; use --sample ID", highlight=False, soft_wrap=True)
+        sample = [*(sample or []), *sample_ids]
     ws, params = _open(workspace)
-    kind, selector = _selector(sample_ids, samples_file, subject, label)
+    kind, selector = _selector(sample, samples_file, subject, label)
     answer = containment.contains(ws, params, kind, selector)
     if as_json:
-        console.print_json(json.dumps(answer))
+        _emit(answer)
     else:
-        table = Table("artifact", "aliases", "trained on", "still holds", "removed by", "forgetting verdicts", "weights")
-        for row in answer["artifacts"]:
-            table.add_row(row["artifact"], ",".join(row["aliases"]), str(row["trained_on"]), str(row["holds"]),
-                          ", ".join(f"{b} ({n})" for b, n in row["unlearned_by"].items()) or "-",
-                          "; ".join(f"{name}={v['verdict']}" for found in row["verdicts"].values() for name, v in found.items()
-                                    if v["verdict"] not in ("pass", "fail")) or "-",
-                          _weights_state(row))
         console.print(f"{answer['n_samples']} sample(s) asked for ({answer['n_forgotten']} forgotten by a promoted batch)")
-        console.print(table)
-        verdict = ("[red]a served alias still contains them: " + ", ".join(answer["serving_contains"]) + "[/red]"
-                   if answer["serving_contains"] else "[green]no served alias contains them[/green]")
-        console.print(verdict)
+        console.print(views.contains_table(answer))
+        console.print("[red]a served alias still contains them: " + ", ".join(answer["serving_contains"]) + "[/red]"
+                      if answer["serving_contains"] else "[green]no served alias contains them[/green]")
     if answer["serving_contains"]:
         raise typer.Exit(1)
 
 
-def _weights_state(row: dict) -> str:
-    if not row["purged_by"]:
-        return "kept"
-    if row.get("deletion_pending"):
-        return f"deletion pending on server (purged by {row['purged_by']}; needs {row['deletion_pending']})"
-    return f"purged by {row['purged_by']}"
-
-
 @command()
 def purge(batch_id: Annotated[str | None, typer.Argument(help="A promoted batch (default: every unpurged one).")] = None,
-          workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+          workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Delete forgotten data from the DVC cache/remote and tainted weights everywhere.  Example: forgetflow purge batch-000001"""
     from dataclasses import asdict
 
@@ -593,7 +396,7 @@ def purge(batch_id: Annotated[str | None, typer.Argument(help="A promoted batch 
     with batch_lock(ws):
         report = run_purge(ws, params, batch_id)
     if as_json:
-        console.print_json(json.dumps(asdict(report)))
+        _emit(asdict(report))
     else:
         console.print(report.summary(), highlight=False)
 
@@ -603,7 +406,7 @@ def certificate(batch_id: Annotated[str | None, typer.Argument(help="A finished 
                 workspace: WorkspaceOpt = None,
                 out: Annotated[Path | None, typer.Option(help="Write here: .json, or .html for a person to read.")] = None,
                 verify: Annotated[Path | None, typer.Option(help="Re-check every hash of a certificate (.json).")] = None,
-                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+                as_json: JsonOpt = False) -> None:
     """Deletion certificate: hashes, versions, gates, purge; no pixels.  Example: forgetflow certificate batch-000001 --out cert.html"""
     from flows.compliance import certificate as certificates
 
@@ -623,14 +426,14 @@ def certificate(batch_id: Annotated[str | None, typer.Argument(help="A finished 
         certificates.write(cert, out)
         console.print(f"wrote {out}")
     if as_json or out is None:
-        console.print_json(json.dumps(cert))
+        _emit(cert)
 
 
 @command()
 def events(workspace: WorkspaceOpt = None,
            request_id: Annotated[str | None, typer.Option("--request", help="One request (and its batches).")] = None,
            batch_id: Annotated[str | None, typer.Option("--batch", help="One batch.")] = None,
-           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+           as_json: JsonOpt = False) -> None:
     """The ledger's audit trail.  Example: forgetflow events --request req-000001"""
     from components import ledger as ledgers
 
@@ -643,7 +446,7 @@ def events(workspace: WorkspaceOpt = None,
             book.batch(batch_id)
         rows = book.events(wanted)
     if as_json:
-        console.print_json(json.dumps(rows))
+        _emit(rows)
         return
     table = Table("#", "at", "entity", "id", "event", "detail")
     for e in rows:
@@ -665,7 +468,7 @@ def reject(batch_id: Annotated[str, typer.Argument(help="A needs_review batch.")
 
 
 @command()
-def audit(workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def audit(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Re-hash data/, verify the ledger's hash chain, read the weights behind every alias.  Example: forgetflow audit"""
     from dataclasses import asdict
 
@@ -674,7 +477,7 @@ def audit(workspace: WorkspaceOpt = None, as_json: Annotated[bool, typer.Option(
     ws, params = _open(workspace)
     findings = run_audit(ws, params)
     if as_json:
-        console.print_json(json.dumps([asdict(f) for f in findings]))
+        _emit([asdict(f) for f in findings])
     else:
         for f in findings:
             console.print(f"{'[green]ok[/]    ' if f.ok else '[bold red]FAILED[/]'} {f.part}: {f.detail}", highlight=False,

@@ -3,6 +3,7 @@
 Answers from files and the ledger only (no MLflow, no Prefect import), so it stays under a second.
 The ledger mirrors the registry's aliases and version tags after every registry write forgetflow
 makes (flows/compliance/index.py `sync_aliases`); `forgetflow reindex` rebuilds the mirror from MLflow.
+Only `lineage` reads MLflow, and only when asked to or when the ledger never mirrored the registry.
 """
 
 from __future__ import annotations
@@ -56,6 +57,21 @@ def summary(ws: Workspace, params: Params, at: datetime | None = None) -> dict[s
         "schedule": service_state.describe(ws, at),
         "next_run_would": {"run": decision.run, "reason": decision.reason},
     }
+
+
+def lineage(ws: Workspace, params: Params, ref: str, from_registry: bool = False) -> list[provenance.LineageEntry]:
+    """`forgetflow trace`: version `ref` -> parent -> ... -> base, newest first, from the ledger's mirror
+    of the registry, or from MLflow itself (asked for, or a workspace whose registry was never mirrored)."""
+    chain = []
+    if not from_registry:
+        with ledgers.Ledger(ws.ledger_path) as book:
+            chain = provenance.trace(book, params.registry.model_name, ref)
+    if not chain:
+        from components import registry
+
+        client = registry.connect(ws.root, params.registry.experiment)
+        chain = registry.trace(client, params.registry.model_name, ref)
+    return chain
 
 
 def weights_state(ws: Workspace, artifact: provenance.Artifact | None) -> str:

@@ -1,5 +1,6 @@
-"""The documentation: every `forgetflow …` example in README.md, docs/ and benchmarks/README.md parses
-with the real command line, and the docs site (mkdocs.yml) builds with --strict. A few seconds in all."""
+"""The documentation: every `forgetflow …` example in README.md, docs/, benchmarks/README.md and the
+commands' docstrings parses with the real command line, and the docs site (mkdocs.yml) builds with
+--strict. A few seconds in all."""
 
 from __future__ import annotations
 
@@ -60,6 +61,15 @@ def documented_commands() -> list[tuple[str, list[str], bool]]:
 COMMANDS = documented_commands()
 
 
+def docstring_examples() -> dict[str, list[list[str]]]:
+    """command -> the invocations in the `Example:` of its docstring (what its --help shows)."""
+    return {name: _commands(command.help.partition("Example:")[2].strip()) if "Example:" in (command.help or "") else []
+            for name, command in get_command(app).commands.items()}
+
+
+EXAMPLES = [(f"flows/cli.py: {name}'s Example", args, True) for name, found in docstring_examples().items() for args in found]
+
+
 def _command_name(args: list[str]) -> str | None:
     while args[:1] in (["-w"], ["--workspace"]):
         args = args[2:]
@@ -71,10 +81,14 @@ def test_the_docs_show_examples_of_every_command():
     assert set(get_command(app).commands) <= shown, sorted(set(get_command(app).commands) - shown)
 
 
-@pytest.mark.parametrize("where, args, complete", COMMANDS, ids=[where for where, _, _ in COMMANDS])
+def test_every_command_docstring_has_an_example_of_itself():
+    assert {name for name, found in docstring_examples().items() if [_command_name(args) for args in found] != [name]} == set()
+
+
+@pytest.mark.parametrize("where, args, complete", COMMANDS + EXAMPLES, ids=[where for where, _, _ in COMMANDS + EXAMPLES])
 def test_a_documented_command_parses(where, args, complete):
     """The command, its options, arguments and their types, as the CLI parses them (nothing runs); a
-    mention in prose may leave out required arguments."""
+    mention in prose may leave out required arguments. Docstrings' `Example:` lines too."""
     group = get_command(app)
     try:
         with group.make_context("forgetflow", list(args)) as ctx:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from components.data.manifest import Sample
-from components.errors import RegistryError
+from components.errors import UnknownVersionError
 from components.ledger.schema import append_event, now
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def chain(tags: dict[int, dict[str, str]], by_alias: dict[str, int], ref: str,
     """ref (a version number or alias) -> parent -> ... -> base, newest first, from version tags."""
     version = int(ref) if ref.isdigit() else by_alias.get(ref)
     if version is None or version not in tags:
-        raise RegistryError(f"no version or alias {ref!r} (aliases: {sorted(by_alias) or 'none'})")
+        raise UnknownVersionError(f"no version or alias {ref!r} (aliases: {sorted(by_alias) or 'none'})")
     names: dict[int, list[str]] = {}
     for alias, v in by_alias.items():
         names.setdefault(v, []).append(alias)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.errors import ForgetflowError
+from components.errors import BadInputError, ForgetflowError
 from components.ledger import chain, schema
 from components.ledger.schema import DEFAULT_DEADLINE_DAYS, after, now
 
@@ -24,6 +24,10 @@ BATCH_STATES = ("running", "promoted", "needs_review", "failed", "rejected", "ro
 
 class LedgerError(ForgetflowError):
     """A request or batch does not exist or cannot make the asked transition."""
+
+
+class UnknownEntryError(LedgerError, BadInputError):
+    """An id names no request or batch, or a status filter no state: exit code 2."""
 
 
 @dataclass(frozen=True)
@@ -119,12 +123,12 @@ class Ledger:
     def request(self, request_id: str) -> Request:
         row = self._db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
         if row is None:
-            raise LedgerError(f"no request {request_id!r}")
+            raise UnknownEntryError(f"no request {request_id!r}")
         return _request(row)
 
     def requests(self, status: str | None = None) -> list[Request]:
         if status is not None and status not in REQUEST_STATES:
-            raise LedgerError(f"unknown status {status!r}; expected one of {REQUEST_STATES}")
+            raise UnknownEntryError(f"unknown status {status!r}; expected one of {REQUEST_STATES}")
         query, args = "SELECT * FROM requests", ()
         if status:
             query, args = query + " WHERE status = ?", (status,)
@@ -174,7 +178,7 @@ class Ledger:
     def batch(self, batch_id: str) -> Batch:
         row = self._db.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone()
         if row is None:
-            raise LedgerError(f"no batch {batch_id!r}")
+            raise UnknownEntryError(f"no batch {batch_id!r}")
         return _batch(row)
 
     def batches(self) -> list[Batch]:

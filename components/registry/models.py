@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 import components
-from components.errors import RegistryError
+from components.errors import RegistryError, UnknownVersionError
 
 _PYFUNC_FILE = Path(__file__).with_name("pyfunc_model.py")
 _PIP_REQUIREMENTS = ["torch", "numpy", "mlflow"]
@@ -96,7 +96,7 @@ def resolve_version(client: MlflowClient, name: str, ref: str) -> int:
             return int(client.get_model_version(name, ref).version)
         return int(client.get_model_version_by_alias(name, ref).version)
     except MlflowException as exc:
-        raise RegistryError(f"model {name!r} has no version or alias {ref!r}") from exc
+        raise UnknownVersionError(f"model {name!r} has no version or alias {ref!r}") from exc
 
 
 def model_uri(name: str, ref: str) -> str:

@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from components import registry
+from components.data import read_manifest
 from flows.cli import app
 from flows.workspace import commit, git
 from tests.conftest import write_params
@@ -122,3 +123,55 @@ def test_the_demo_runs_end_to_end_and_commits_what_dvc_repro_recorded(tiny_works
     assert record["scenario"] == "default" and set(record["phases_s"]) == {"prepare", "train", "summary", "requests", "batch"}
     assert record["batch"]["status"] == "promoted" and record["batch"]["model_version"] == 2
     assert {g["name"] for g in record["batch"]["gates"]} >= {"sample", "class_psnr"} and record["peak_rss_mib"]["demo"] > 0
+
+
+def _files(root) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--family", "vae"], "unknown family 'vae'"),
+    (["run", "--method", "forget-harder"], "unknown method 'forget-harder'"),
+])
+def test_an_unknown_family_or_method_is_bad_input_with_one_line_and_no_write(tiny_workspace, args, message):
+    before = _files(tiny_workspace)
+    result = runner.invoke(app, ["-w", str(tiny_workspace), *args])
+    assert result.exit_code == 2 and result.stdout == "", result.output
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error:") and message in result.stderr
+    assert _files(tiny_workspace) == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["requests", "--status", "lost"], "unknown status 'lost'"),
+    (["events", "--request", "req-999999"], "no request 'req-999999'"),
+    (["reject", "batch-999999", "--reason", "test"], "no batch 'batch-999999'"),
+    (["promote", "7"], "has no version or alias '7'"),
+    (["trace", "7", "--registry"], "no version or alias '7'"),
+])
+def test_a_name_that_names_nothing_is_bad_input_with_one_line(tiny_workspace, args, message):
+    from flows.params import load_params
+
+    registry.connect(tiny_workspace, load_params(tiny_workspace / "params.yaml").registry.experiment)  # MLflow logs its first start
+    result = runner.invoke(app, ["-w", str(tiny_workspace), *args])
+    assert result.exit_code == 2 and result.stdout == "", result.output
+    assert result.stderr.startswith("error:") and message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_contains_names_samples_as_request_does_and_positional_ids_still_work_with_a_note(tiny_workspace):
+    ws = str(tiny_workspace)
+    forgetflow("prepare", "-w", ws)
+    ids = [s.sample_id for s in read_manifest(tiny_workspace / "data")][:2]
+    new = runner.invoke(app, ["contains", "-w", ws, "--sample", ids[0], "--sample", ids[1], "--json"])
+    assert new.exit_code == 0 and new.stderr == "", new.output
+    assert json.loads(new.stdout)["n_samples"] == 2
+    old = runner.invoke(app, ["contains", *ids, "-w", ws, "--json"])
+    assert old.exit_code == 0 and old.stdout == new.stdout
+    assert old.stderr == "positional sample ids are deprecated; use --sample ID\n"
+
+
+def test_every_json_flag_is_the_shared_option():
+    from typer.main import get_command
+
+    for name, command in get_command(app).commands.items():
+        flags = [p for p in command.params if "--json" in p.opts]
+        assert all(p.help == flags[0].help for p in flags), name
