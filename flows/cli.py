@@ -230,10 +230,7 @@ def run(workspace: WorkspaceOpt = None,
         max_requests: Annotated[int | None, typer.Option(help="Pending requests per batch (default: params).")] = None,
         as_json: JsonOpt = False) -> None:
     """Run one deletion batch as a Prefect flow.  Example: forgetflow run --method encoder-noise"""
-    import contextlib
-    import sys
-
-    from flows import demo as demos
+    from flows import runs
 
     if method is not None:
         from components.unlearning.config import METHODS
@@ -241,8 +238,7 @@ def run(workspace: WorkspaceOpt = None,
         if method not in METHODS:
             raise BadInputError(f"unknown method {method!r}; expected one of {METHODS}")
     ws, params = _open(workspace)
-    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():  # stdout: the JSON only
-        outcome = demos.run_batch(ws, params, method, max_requests)
+    outcome = runs.batch(ws, params, method, max_requests, say=(err_console if as_json else console).print, quiet=as_json)
     if as_json:
         from flows.transaction import outcome_json
 
@@ -254,8 +250,6 @@ def run(workspace: WorkspaceOpt = None,
         console.print(f"{outcome.batch_id}: [{colour}]{outcome.status}[/{colour}]"
                       + (f", model v{outcome.model_version}" if outcome.model_version else "")
                       + (f"; report {outcome.report}" if outcome.report else ""))
-    if outcome.status == "promoted":
-        demos.after_promotion(ws, params, (err_console if as_json else console).print, quiet=as_json)
     if outcome.status == "failed":
         err_console.print(f"[red]error:[/red] {outcome.error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
@@ -332,13 +326,13 @@ def promote(version: Annotated[str, typer.Argument(help="Version number or alias
             force: Annotated[bool, typer.Option(help="Promote although a gate failed (needs --reason).")] = False,
             reason: Annotated[str, typer.Option(help="Recorded on the version.")] = "") -> None:
     """Make a version champion (recorded).  Example: forgetflow promote challenger --force --reason "reviewed grids" """
-    from flows import demo as demos
+    from flows import runs
     from flows.registry_ops import promote_version
 
     ws, params = _open(workspace)
     new, old = promote_version(ws, params, version, force, reason)
     console.print(f"champion: v{old} -> v{new}" if old else f"champion: v{new}")
-    demos.after_promotion(ws, params, console.print)
+    runs.follow_up(ws, params, console.print)
 
 
 @command()

@@ -2,23 +2,21 @@
 phase under its heading and timed into reports/demo.json (flows/report.py `demo_record`). Phases
 that are done already are skipped, so a second demo on the same workspace only shows the result.
 
-`forgetflow run` and `promote` share two of its steps: `run_batch` and `after_promotion`. Prefect is
-imported only inside `prefect_server.api` (it reads its settings at import), so this module, like
-the CLI, imports the heavy parts where they are used. It prints to the console it is handed.
+Its batch runs as `forgetflow run` does (flows/runs.py). Heavy libraries are imported where they
+are used, as in the CLI. It prints to the console it is handed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from rich.console import Console
 
 from components.errors import ForgetflowError
 from components.locations import tracking_uri
-from flows import views
+from flows import runs, views
 from flows import workspace as workspaces
 from flows.params import Params
 from flows.workspace import Workspace
@@ -51,9 +49,7 @@ def run(ws: Workspace, params: Params, scenario: str, out: Console) -> None:
     with _phase(out, phases, "requests", "4. deletion requests"):
         _file_requests(ws, scenario, out)
     with _phase(out, phases, "batch", "5. deletion batch (Prefect flow: extract -> validate -> unlearn -> evaluate -> register -> promote -> commit data)"):
-        outcome = run_batch(ws, params)
-        if outcome.status == "promoted":
-            after_promotion(ws, params, out.print)
+        outcome = runs.batch(ws, params, say=out.print)
     if outcome.report and outcome.report.is_file():
         from rich.markdown import Markdown
 
@@ -77,31 +73,6 @@ def has_champion(ws: Workspace, params: Params) -> bool:
 
     client = registry.connect(ws.root, params.registry.experiment)
     return registry.CHAMPION in registry.aliases(client, params.registry.model_name)
-
-
-def run_batch(ws: Workspace, params: Params, method: str | None = None, max_requests: int | None = None):
-    """One deletion batch (flows/transaction.py) on the workspace's Prefect API; returns its outcome."""
-    from flows import prefect_server
-
-    with prefect_server.api(ws):
-        from flows import transaction
-
-        return transaction.run(ws, params, method, max_requests)
-
-
-def after_promotion(ws: Workspace, params: Params, say: Callable[[str], object], quiet: bool = False) -> None:
-    """What `forgetflow run`, `promote` and the demo do after a promotion: the feature net retrained
-    without the forgotten data, as its own flow run (flows/follow_up.py), if it is stale. `quiet`
-    keeps stdout for `--json`: the flow's output goes to stderr."""
-    from flows import prefect_server, train_base
-
-    if not train_base.featurenet_stale(ws):
-        return
-    say("after the batch: retraining the feature net on the remaining data")
-    with contextlib.redirect_stdout(sys.stderr) if quiet else contextlib.nullcontext(), prefect_server.api(ws):
-        from flows.follow_up import refresh_featurenet
-
-        refresh_featurenet(ws, params)
 
 
 @contextlib.contextmanager
