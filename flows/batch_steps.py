@@ -31,7 +31,7 @@ from components.errors import CheckpointError, DataValidationError, RegistryErro
 from flows import data_commit, dvc_repo
 from flows.compliance import index  # steps record what they register; they never run purge or guards
 from flows.params import Params, prefixed
-from flows.workspace import Workspace
+from flows.workspace import Workspace, unlearned_paths
 
 LISTS = tuple(ForgetSet.__dataclass_fields__)
 EVALUATION_SETS = ("retain", "forget_class", "forget_samples")
@@ -367,7 +367,7 @@ def register(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
                        scratch / "retain_grid.png"],
         )
         registered = registry.log_and_register(record, name)
-        files = [str(p) for p in data_commit.unlearned_paths(digest)] + [str(checkpoint_path.relative_to(ws.root))]
+        files = [str(p) for p in unlearned_paths(digest)] + [str(checkpoint_path.relative_to(ws.root))]
         index.index_unlearned(ws, client, name, registered.version, batch.parent_version, batch_id, registered.run_id, digest, files)
         ledger.update_batch(batch_id, model_version=registered.version)
     return registered.version

@@ -16,10 +16,9 @@ from pathlib import Path
 
 from components import data
 from flows import dvc_repo
-from flows.workspace import Workspace, commit, git
+from flows.workspace import UNLEARNED_DIR, Workspace, commit, git, unlearned_paths
 
 FORGOTTEN_COLUMNS = ("sample_id", "request_id", "batch_id")
-UNLEARNED_DIR = Path("models") / "unlearned"
 CACHE_LISTING, PARTIAL = "cache_before.txt", "backup.partial"
 POINTERS = ("data.dvc", "forgotten.csv", "models/unlearned.dvc", "models/.gitignore", ".gitignore",
             f"data/{data.MANIFEST_NAME}")
@@ -32,12 +31,6 @@ def tag_for(batch_id: str) -> str:
 def is_committed(ws: Workspace, batch_id: str) -> bool:
     return (ws.batch_dir(batch_id) / "committed.json").is_file() or (
         git(ws.root, "rev-parse", "-q", "--verify", f"refs/tags/{tag_for(batch_id)}") is not None)
-
-
-def unlearned_paths(digest: str) -> tuple[Path, Path]:
-    """Where a promoted batch's checkpoint (and its config) live in the workspace, DVC-tracked."""
-    stem = UNLEARNED_DIR / digest[:16]
-    return stem.with_suffix(".pt"), stem.with_suffix(".json")
 
 
 def commit_data(ws: Workspace, batch_id: str, removed: list[str], tombstones: list[tuple[str, str]], checkpoint: Path,

@@ -44,6 +44,15 @@ __pycache__/
 CODE_DEPS = ("components/data", "components/models", "components/evaluation", "flows/train_base.py")
 
 
+UNLEARNED_DIR = Path("models") / "unlearned"  # promoted batches' checkpoints, DVC-tracked
+
+
+def unlearned_paths(digest: str) -> tuple[Path, Path]:
+    """Where a promoted batch's checkpoint (and its config) live in the workspace, DVC-tracked."""
+    stem = UNLEARNED_DIR / digest[:16]
+    return stem.with_suffix(".pt"), stem.with_suffix(".json")
+
+
 @dataclass(frozen=True)
 class Workspace:
     root: Path

@@ -27,7 +27,7 @@ from components.registry.models import (
     move_alias,
     resolve_version,
 )
-from components.registry.store import connect, tracking_uri
+from components.registry.tracking import connect, tracking_uri
 from components.registry.weights import WeightsCheck, stored_file
 from components.registry.weights import check as check_weights
 

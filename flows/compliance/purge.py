@@ -30,9 +30,8 @@ from components.errors import BadInputError, ForgetflowError
 from components.ledger import provenance
 from flows import dvc_repo
 from flows.compliance import taint
-from flows.data_commit import UNLEARNED_DIR
 from flows.params import Params
-from flows.workspace import Workspace, git
+from flows.workspace import UNLEARNED_DIR, Workspace, git
 
 log = logging.getLogger(__name__)
 STAGE_OF = {"models/base.pt": "train_base", "models/conv_ae.pt": "train_conv_ae"}
