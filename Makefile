@@ -21,6 +21,7 @@ demo: setup
 
 lint: setup
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 # The docs site (mkdocs.yml), ~1 s: --strict fails on any broken link, missing page or missing include
 # (never add --quiet: it hides the warnings from --strict too). NO_MKDOCS_2_WARNING only drops

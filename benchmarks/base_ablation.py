@@ -38,8 +38,13 @@ RESULTS = Path(__file__).parent / "results" / "base-ablation.jsonl"
 
 def conv_stem(width: int, dim: int, patch: int) -> nn.Module:
     """Early convolutions before patchifying (Xiao et al., 2021): the variant that did not help here."""
-    return nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.GELU(), nn.Conv2d(width, width, 3, padding=1), nn.GELU(),
-                         nn.Conv2d(width, dim, patch, patch))
+    return nn.Sequential(
+        nn.Conv2d(1, width, 3, padding=1),
+        nn.GELU(),
+        nn.Conv2d(width, width, 3, padding=1),
+        nn.GELU(),
+        nn.Conv2d(width, dim, patch, patch),
+    )
 
 
 def main() -> None:
@@ -65,10 +70,20 @@ def main() -> None:
     result = train_inpainter(model, x, recipe, pick_device(), generator, desc=args.tag)
     hole = make_mask("centre", x.shape[-1], params.evaluate.centre_hole)
     psnr = per_image_psnr(model, x_test, {"centre": ("centre", params.evaluate.centre_hole)}, pick_device())
-    row = {"date": date.today().isoformat(), "tag": args.tag, "workspace_data": ws.data_version(), "n_train": len(x),
-           "n_test": len(x_test), "mae": asdict(config), "train": asdict(recipe), "stem": args.stem,
-           "seconds": round(result.seconds, 1), "epoch_losses": result.epoch_losses, "psnr_centre": {**asdict(mean_ci(psnr)), "se": (psnr.std() / len(psnr) ** 0.5).item()},
-           "baselines_psnr_centre": baselines.baseline_psnr(x, x_test, hole)}
+    row = {
+        "date": date.today().isoformat(),
+        "tag": args.tag,
+        "workspace_data": ws.data_version(),
+        "n_train": len(x),
+        "n_test": len(x_test),
+        "mae": asdict(config),
+        "train": asdict(recipe),
+        "stem": args.stem,
+        "seconds": round(result.seconds, 1),
+        "epoch_losses": result.epoch_losses,
+        "psnr_centre": {**asdict(mean_ci(psnr)), "se": (psnr.std() / len(psnr) ** 0.5).item()},
+        "baselines_psnr_centre": baselines.baseline_psnr(x, x_test, hole),
+    }
     with RESULTS.open("a") as f:
         f.write(json.dumps(row) + "\n")
     print(json.dumps(row))

@@ -56,8 +56,10 @@ def timed(args: list[str], ws: Path) -> tuple[float, subprocess.CompletedProcess
 
 
 def bookkeeping(ws: Path) -> dict[str, float]:
-    return {" ".join(args): round(min(timed(args, ws)[0] for _ in range(5)), 3)
-            for args in (["requests"], ["status", "--json"], ["trace"])}
+    return {
+        " ".join(args): round(min(timed(args, ws)[0] for _ in range(5)), 3)
+        for args in (["requests"], ["status", "--json"], ["trace"])
+    }
 
 
 def file(ws: Path, *selector: str) -> tuple[float, str]:
@@ -96,10 +98,17 @@ def one_batch(ws: Path, n: int, seed: int, served: service_state.ServeState | No
     steps = batch.details.get("timings", {})
     after = batch.details.get("after_promotion_timings", {})
     follow_up_s = sum(e["seconds"] for e in follow_up)
-    row = {"batch_id": batch.id, "status": batch.status, "request_s": round(request_s, 3), "wall_s": round(wall, 2),
-           "follow_up_s": round(follow_up_s, 2), "batch_s": round(wall - follow_up_s, 2), "steps_s": steps,
-           "after_promotion_s": after,
-           "orchestration_s": round(wall - follow_up_s - sum(steps.get(k, 0.0) for k in ORCHESTRATION_EXCLUDES), 2)}
+    row = {
+        "batch_id": batch.id,
+        "status": batch.status,
+        "request_s": round(request_s, 3),
+        "wall_s": round(wall, 2),
+        "follow_up_s": round(follow_up_s, 2),
+        "batch_s": round(wall - follow_up_s, 2),
+        "steps_s": steps,
+        "after_promotion_s": after,
+        "orchestration_s": round(wall - follow_up_s - sum(steps.get(k, 0.0) for k in ORCHESTRATION_EXCLUDES), 2),
+    }
     return {**row, **shares(row)}
 
 
@@ -109,8 +118,10 @@ def shares(row: dict) -> dict[str, float]:
     that retraining in it (`orchestration_share_of_wall`). Older rows timed the retraining inside
     the batch (`after_promotion_s.featurenet`); newer ones as the follow-up flow run (`follow_up_s`)."""
     model_work = row.get("follow_up_s") or row.get("after_promotion_s", {}).get("featurenet", 0.0)
-    return {"orchestration_share": round(row["orchestration_s"] / (row["wall_s"] - model_work), 3),
-            "orchestration_share_of_wall": round(row["orchestration_s"] / row["wall_s"], 3)}
+    return {
+        "orchestration_share": round(row["orchestration_s"] / (row["wall_s"] - model_work), 3),
+        "orchestration_share_of_wall": round(row["orchestration_s"] / row["wall_s"], 3),
+    }
 
 
 def served_run(served: service_state.ServeState) -> float:
@@ -153,20 +164,34 @@ def scheduled(ws: Path, label: str, timeout: float = 900.0) -> dict:
         if batch and batch.status != "running":
             marks["finished_s"] = elapsed
         time.sleep(0.5)
-    return {"request_id": request_id, "label": label, "batch_id": batch_id,
-            "status": batch.status if batch else "not claimed", **marks}
+    return {
+        "request_id": request_id,
+        "label": label,
+        "batch_id": batch_id,
+        "status": batch.status if batch else "not claimed",
+        **marks,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-w", "--workspace", type=Path, default=None)
-    parser.add_argument("--shares", type=Path, nargs="+", metavar="JSON",
-                        help="instead: both orchestration shares of each batch in these results files (from their raw fields)")
+    parser.add_argument(
+        "--shares",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="instead: both orchestration shares of each batch in these results files (from their raw fields)",
+    )
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--served", action="store_true", help="run each batch as a run of serve's deployment")
-    parser.add_argument("--scheduled", metavar="LABEL", help="instead: file a request for this class and time it "
-                        "through serve's schedule (filed -> claimed -> champion moved -> finished)")
+    parser.add_argument(
+        "--scheduled",
+        metavar="LABEL",
+        help="instead: file a request for this class and time it "
+        "through serve's schedule (filed -> claimed -> champion moved -> finished)",
+    )
     parser.add_argument("--name", default=None)
     args = parser.parse_args()
     if args.shares:
@@ -181,15 +206,27 @@ def main() -> None:
     if (args.served or args.scheduled) and not served:
         raise SystemExit("--served/--scheduled: start `forgetflow serve` on the workspace first")
     if args.scheduled:
-        return report({"workspace": str(ws), "schedule_interval_s": served.interval_s, "cron": served.cron,
-                       **scheduled(ws, args.scheduled)}, args.name)
+        return report(
+            {
+                "workspace": str(ws),
+                "schedule_interval_s": served.interval_s,
+                "cron": served.cron,
+                **scheduled(ws, args.scheduled),
+            },
+            args.name,
+        )
     batches = [one_batch(ws, args.samples, seed, served if args.served else None) for seed in range(args.repeats)]
     share = [b["orchestration_share"] for b in batches]
     how = "serve's deployment (warm flow-run process)" if args.served else "run, serve's server" if served else "run, own server"
-    result = {"workspace": str(ws), "prefect": how,
-              "samples_per_batch": args.samples, "batches": batches,
-              "orchestration_share_mean": round(statistics.mean(share), 3),
-              "orchestration_share_range": [min(share), max(share)], "bookkeeping_best_of_5_s": bookkeeping(ws)}
+    result = {
+        "workspace": str(ws),
+        "prefect": how,
+        "samples_per_batch": args.samples,
+        "batches": batches,
+        "orchestration_share_mean": round(statistics.mean(share), 3),
+        "orchestration_share_range": [min(share), max(share)],
+        "bookkeeping_best_of_5_s": bookkeeping(ws),
+    }
     report(result, args.name)
 
 

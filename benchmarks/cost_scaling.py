@@ -61,8 +61,14 @@ def main() -> None:
     for n in args.sizes:
         seed_everything(0)
         model = FAMILIES["mae"].build(params)
-        result = train_inpainter(model, images[order[:n]], replace(params.train, epochs=1), device,
-                                 torch.Generator().manual_seed(0), desc=f"oracle epoch {n}")
+        result = train_inpainter(
+            model,
+            images[order[:n]],
+            replace(params.train, epochs=1),
+            device,
+            torch.Generator().manual_seed(0),
+            desc=f"oracle epoch {n}",
+        )
         rows["oracle_epoch"].append({"n_data": n, "seconds": result.seconds, "steps": result.steps})
         rows["unlearn_by_data"].append(unlearning(n, 500))
         print(rows["oracle_epoch"][-1], rows["unlearn_by_data"][-1], flush=True)
@@ -70,8 +76,14 @@ def main() -> None:
         rows["unlearn_by_forget"].append(unlearning(max(args.sizes), k))
         print(rows["unlearn_by_forget"][-1], flush=True)
     stamp = f"{date.today().isoformat()}-{socket.gethostname()}-cost"
-    results = {"date": date.today().isoformat(), "host": socket.gethostname(), "device": str(device),
-               "threads": torch.get_num_threads(), "train_epochs": params.train.epochs, **rows}
+    results = {
+        "date": date.today().isoformat(),
+        "host": socket.gethostname(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "train_epochs": params.train.epochs,
+        **rows,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / f"{stamp}.md").write_text(markdown(results))
@@ -79,11 +91,18 @@ def main() -> None:
 
 
 def markdown(r: dict) -> str:
-    lines = [f"# Cost scaling — {r['date']} on {r['host']} ({r['device']}, {r['threads']} threads)", "",
-             "| training images | oracle: one epoch, s (measured) | oracle: x{e} epochs, s (one epoch x {e}) | unlearn, 500 forget images: steps | unlearn s |".format(e=r["train_epochs"]),
-             "|---|---|---|---|---|"]
+    lines = [
+        f"# Cost scaling — {r['date']} on {r['host']} ({r['device']}, {r['threads']} threads)",
+        "",
+        "| training images | oracle: one epoch, s (measured) | oracle: x{e} epochs, s (one epoch x {e}) | unlearn, 500 forget images: steps | unlearn s |".format(
+            e=r["train_epochs"]
+        ),
+        "|---|---|---|---|---|",
+    ]
     for o, u in zip(r["oracle_epoch"], r["unlearn_by_data"], strict=True):
-        lines.append(f"| {o['n_data']} | {o['seconds']:.1f} | {o['seconds'] * r['train_epochs']:.0f} | {u['steps']} | {u['seconds']:.1f} |")
+        lines.append(
+            f"| {o['n_data']} | {o['seconds']:.1f} | {o['seconds'] * r['train_epochs']:.0f} | {u['steps']} | {u['seconds']:.1f} |"
+        )
     lines += ["", "| forget images | unlearn steps (budget) | unlearn s |", "|---|---|---|"]
     lines += [f"| {u['n_forget']} | {u['steps']} | {u['seconds']:.1f} |" for u in r["unlearn_by_forget"]]
     return "\n".join(lines) + "\n"

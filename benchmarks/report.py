@@ -1,6 +1,6 @@
 """Markdown for a benchmark JSON: every number printed here is read from the JSON, none typed in.
 
-    python -m benchmarks.report benchmarks/results/<stamp>.json [more.json ...]   (runs merged, in order)
+python -m benchmarks.report benchmarks/results/<stamp>.json [more.json ...]   (runs merged, in order)
 """
 
 from __future__ import annotations
@@ -24,13 +24,18 @@ def _ci(v: dict | None, digits: int = 3) -> str:
 
 
 def base_table(results: dict) -> list[str]:
-    lines = ["## Base models (test split, centre 16x16 hole, masked PSNR in dB)", "",
-             "| family | train images | train s | model (95% CI over images) | mean image | 1-NN | 10-NN | beats 10-NN |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Base models (test split, centre 16x16 hole, masked PSNR in dB)",
+        "",
+        "| family | train images | train s | model (95% CI over images) | mean image | 1-NN | 10-NN | beats 10-NN |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for family, b in results["base"].items():
         bl = b["baselines_psnr_centre"]
-        lines.append(f"| {family} | {b['n_train']} | {b['seconds']:.0f} | {_ci(b['psnr_centre'], 2)} | {bl['mean']:.2f} | "
-                     f"{bl['1nn']:.2f} | {bl['10nn']:.2f} | {'yes' if b['psnr_centre']['low'] > bl['10nn'] else 'no'} |")
+        lines.append(
+            f"| {family} | {b['n_train']} | {b['seconds']:.0f} | {_ci(b['psnr_centre'], 2)} | {bl['mean']:.2f} | "
+            f"{bl['1nn']:.2f} | {bl['10nn']:.2f} | {'yes' if b['psnr_centre']['low'] > bl['10nn'] else 'no'} |"
+        )
     return lines + [""]
 
 
@@ -38,21 +43,27 @@ def scenario_table(sc: dict) -> list[str]:
     s = sc["summary"]
     oracle_t = s["retrain"]["seconds"]["mean"]
     label = "unseen images of the forgotten class" if sc["scenario"] == "class" else "the forgotten *training* images"
-    lines = [f"## {sc['family']}, {sc['scenario']}-level: {sc['n_forget']} forgotten of {sc['n_train']} training images", "",
-             f"Forget metrics on {label}; retain on {sc['n_eval']['retain']} unseen images of untouched classes; "
-             f"membership attack on {sc['n_mia']} members vs {sc['n_mia']} non-members (5 masks). "
-             "Mean over seeds [95% t interval]; single runs show the value.", "",
-             "| method | runs | steps run (kept) / budget | stopped by | wall s | ÷ oracle | forget acc | forget PSNR | sample gap dB | retain PSNR | retain acc | MIA AUC raw | MIA AUC calibrated |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"## {sc['family']}, {sc['scenario']}-level: {sc['n_forget']} forgotten of {sc['n_train']} training images",
+        "",
+        f"Forget metrics on {label}; retain on {sc['n_eval']['retain']} unseen images of untouched classes; "
+        f"membership attack on {sc['n_mia']} members vs {sc['n_mia']} non-members (5 masks). "
+        "Mean over seeds [95% t interval]; single runs show the value.",
+        "",
+        "| method | runs | steps run (kept) / budget | stopped by | wall s | ÷ oracle | forget acc | forget PSNR | sample gap dB | retain PSNR | retain acc | MIA AUC raw | MIA AUC calibrated |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     forget = "forget_class" if sc["scenario"] == "class" else "forget_samples"
     for method, m in s.items():
         kept = f" ({m['kept']['mean']:.0f})" if "kept" in m else ""  # older results did not record it
         steps = f"{m['steps']['mean']:.0f}{kept} / {m['budget']['mean']:.0f}" if "steps" in m else "-"
-        lines.append(f"| {method} | {len(sc['rows'][method])} | {steps} | {stopped_by(sc['rows'][method])} | {_ci(m['seconds'], 1)} | "
-                     f"{m['seconds']['mean'] / oracle_t:.4f} | {_ci(m.get(f'{forget}.accuracy_centre'))} | "
-                     f"{_ci(m.get(f'{forget}.psnr_centre'), 2)} | {_ci(m.get('sample_gap_db.mean'), 2)} | "
-                     f"{_ci(m.get('retain.psnr_centre'), 2)} | {_ci(m.get('retain.accuracy_centre'))} | "
-                     f"{_ci(m.get('mia.raw.mean'))} | {_calibrated(method, m, sc)} |")
+        lines.append(
+            f"| {method} | {len(sc['rows'][method])} | {steps} | {stopped_by(sc['rows'][method])} | {_ci(m['seconds'], 1)} | "
+            f"{m['seconds']['mean'] / oracle_t:.4f} | {_ci(m.get(f'{forget}.accuracy_centre'))} | "
+            f"{_ci(m.get(f'{forget}.psnr_centre'), 2)} | {_ci(m.get('sample_gap_db.mean'), 2)} | "
+            f"{_ci(m.get('retain.psnr_centre'), 2)} | {_ci(m.get('retain.accuracy_centre'))} | "
+            f"{_ci(m.get('mia.raw.mean'))} | {_calibrated(method, m, sc)} |"
+        )
     return lines + ["", *targets(sc, forget), "", *class_gate_table(sc)]
 
 
@@ -61,10 +72,14 @@ def class_gate_table(sc: dict) -> list[str]:
     ref = sc.get("class_reference")
     if not ref:
         return []
-    lines = [f"Class gate (params.yaml `gates:`) against the never-seen-the-class reference — the hole filled by 10-NN "
-             f"from retained classes: PSNR {ref['psnr']:.2f} dB, recognisability {ref['accuracy']:.3f}. Verdicts over runs "
-             "(results written before verdicts are judged again from their stored intervals):", "",
-             "| model | forget PSNR, 95% CI over images (first run) | `class_psnr` |", "|---|---|---|"]
+    lines = [
+        f"Class gate (params.yaml `gates:`) against the never-seen-the-class reference — the hole filled by 10-NN "
+        f"from retained classes: PSNR {ref['psnr']:.2f} dB, recognisability {ref['accuracy']:.3f}. Verdicts over runs "
+        "(results written before verdicts are judged again from their stored intervals):",
+        "",
+        "| model | forget PSNR, 95% CI over images (first run) | `class_psnr` |",
+        "|---|---|---|",
+    ]
     for method, rows in sc["rows"].items():
         verdicts = Counter(_verdict(r["class_gates"], ref["psnr"]) for r in rows)
         counts = ", ".join(f"{verdict} {n}" for verdict, n in sorted(verdicts.items()))
@@ -117,8 +132,11 @@ def moved(s: dict, sc: dict, key: str) -> tuple[str, bool, str]:
     floor = noise_floor(sc, key)
     base = s["original"][key]["mean"]
     moved_en, moved_oracle = base - s["encoder-noise"][key]["mean"], base - s["retrain"][key]["mean"]
-    return (f"forget `{key}` moved from the base at least as far as the oracle's, within the oracle noise floor ({floor:.3f})",
-            moved_en >= moved_oracle - floor, f"{moved_en:.3f} vs {moved_oracle:.3f}")
+    return (
+        f"forget `{key}` moved from the base at least as far as the oracle's, within the oracle noise floor ({floor:.3f})",
+        moved_en >= moved_oracle - floor,
+        f"{moved_en:.3f} vs {moved_oracle:.3f}",
+    )
 
 
 def targets(sc: dict, forget: str) -> list[str]:
@@ -137,14 +155,18 @@ def targets(sc: dict, forget: str) -> list[str]:
         (f"retain accuracy within {ACCURACY_DROP} of the base", acc_drop <= ACCURACY_DROP, f"{acc_drop:+.3f} drop"),
     ]
     control, original = s["positive-control"].get("mia.calibrated.mean"), orig.get("mia.calibrated.mean")
-    lines = ["Targets for encoder-noise: " + "; ".join(f"**{'MET' if ok else 'MISSED'}** {name} ({v})" for name, ok, v in checks) + "."]
+    lines = [
+        "Targets for encoder-noise: " + "; ".join(f"**{'MET' if ok else 'MISSED'}** {name} ({v})" for name, ok, v in checks) + "."
+    ]
     if control and original:
         control_row = sc["rows"]["positive-control"][0]["mia"]["calibrated"]
         original_row = sc["rows"]["original"][0]["mia"]["calibrated"]
         detects = control_row["low"] > 0.5
-        lines.append(f"Membership attack: positive control (base fine-tuned on the forget set) calibrated AUC "
-                     f"{_ci(control_row)} — {'detected' if detects else 'NOT detected'}; the base model itself "
-                     f"{_ci(original_row)} — {'a membership signal' if original_row['low'] > 0.5 else 'no membership signal at this scale (interval includes 0.5)'}.")
+        lines.append(
+            f"Membership attack: positive control (base fine-tuned on the forget set) calibrated AUC "
+            f"{_ci(control_row)} — {'detected' if detects else 'NOT detected'}; the base model itself "
+            f"{_ci(original_row)} — {'a membership signal' if original_row['low'] > 0.5 else 'no membership signal at this scale (interval includes 0.5)'}."
+        )
     return lines
 
 
@@ -156,10 +178,14 @@ def markdown(runs: list[dict]) -> str:
             raise SystemExit(f"the runs disagree on the {family} base: merge only runs that share it (--base-dir)")
     results = {**runs[0], "scenarios": [sc for r in runs for sc in r["scenarios"]], "base": bases}
     minutes = ", ".join(f"{r.get('total_seconds', 0) / 60:.0f}" for r in runs)
-    lines = [f"# Unlearning vs retrain — {results['date']} on {results['host']} ({results['device']}, "
-             f"{results['threads']} threads, torch {results['torch']})", "",
-             f"{results['seeds']} seeds per method, {results['oracles']} independently seeded retrain oracles per scenario; "
-             f"{len(runs)} run(s) of {minutes} min.", ""]
+    lines = [
+        f"# Unlearning vs retrain — {results['date']} on {results['host']} ({results['device']}, "
+        f"{results['threads']} threads, torch {results['torch']})",
+        "",
+        f"{results['seeds']} seeds per method, {results['oracles']} independently seeded retrain oracles per scenario; "
+        f"{len(runs)} run(s) of {minutes} min.",
+        "",
+    ]
     lines += base_table(results)
     for sc in results["scenarios"]:
         lines += scenario_table(sc)

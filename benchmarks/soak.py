@@ -33,8 +33,14 @@ from flows.transaction import batch_lock
 
 RESULTS = Path(__file__).parent / "results"
 CLI = [sys.executable, "-m", "flows.cli"]
-INVALID = [["--sample", "../../etc/passwd"], ["--sample", "fm-train-999999"], ["--subject", "subj-999999"],
-           ["--label", "Spaceship"], ["--sample", "a/b"], ["--sample", "x" * 300]]
+INVALID = [
+    ["--sample", "../../etc/passwd"],
+    ["--sample", "fm-train-999999"],
+    ["--subject", "subj-999999"],
+    ["--label", "Spaceship"],
+    ["--sample", "a/b"],
+    ["--sample", "x" * 300],
+]
 
 
 def make_workspace(root: Path) -> Path:
@@ -44,9 +50,18 @@ def make_workspace(root: Path) -> Path:
     source = write_idx_source(root / "source", train_per_class=20, test_per_class=4)
     ws = root / "ws"
     workspace.init(ws)
-    write_params(ws, {**TINY_PARAMS, "data": {**TINY_PARAMS["data"], "source": str(source)}, "unlearn": MECHANICS_UNLEARN,
-                      "evaluate": {"min_fid_samples": 5}, "batch": {"max_forget_fraction": 0.5}, "gates": PASSING_GATES,
-                      "schedule": {"min_batch_size": 1, "max_wait_days": 0.0}})
+    write_params(
+        ws,
+        {
+            **TINY_PARAMS,
+            "data": {**TINY_PARAMS["data"], "source": str(source)},
+            "unlearn": MECHANICS_UNLEARN,
+            "evaluate": {"min_fid_samples": 5},
+            "batch": {"max_forget_fraction": 0.5},
+            "gates": PASSING_GATES,
+            "schedule": {"min_batch_size": 1, "max_wait_days": 0.0},
+        },
+    )
     train_workspace(ws)
     return ws
 
@@ -118,8 +133,13 @@ def soak(batches: int, interval: float, minutes: float, seed: int) -> dict:
         ws_root = make_workspace(Path(tmp))
         ws = workspace.resolve(ws_root)
         params = load_params(ws.params_file)
-        serve = subprocess.Popen([*CLI, "serve", "-w", str(ws_root), "--interval", str(interval)], env=workspace.tool_env(),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        serve = subprocess.Popen(
+            [*CLI, "serve", "-w", str(ws_root), "--interval", str(interval)],
+            env=workspace.tool_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         rows, totals, start = [], {}, time.monotonic()
         try:
             while len(rows) < batches and time.monotonic() - start < minutes * 60:
@@ -137,10 +157,20 @@ def soak(batches: int, interval: float, minutes: float, seed: int) -> dict:
                         last = book.batches()[-1]
                 rss, fds, procs = footprint(serve.pid)
                 own_rss, own_fds, _ = footprint(serve.pid, whole_tree=False)
-                rows.append({"batch": last.id, "status": last.status, "seconds": round(time.monotonic() - start, 1),
-                             "violations": problems, "serve_rss_mib": own_rss, "serve_open_files": own_fds,
-                             "tree_rss_mib": rss, "tree_open_files": fds, "processes": procs,
-                             "why": None if last.status == "promoted" else last.error or _verdicts(ws, last.id)})
+                rows.append(
+                    {
+                        "batch": last.id,
+                        "status": last.status,
+                        "seconds": round(time.monotonic() - start, 1),
+                        "violations": problems,
+                        "serve_rss_mib": own_rss,
+                        "serve_open_files": own_fds,
+                        "tree_rss_mib": rss,
+                        "tree_open_files": fds,
+                        "processes": procs,
+                        "why": None if last.status == "promoted" else last.error or _verdicts(ws, last.id),
+                    }
+                )
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         finally:
             family = tree(serve.pid)
@@ -151,11 +181,21 @@ def soak(batches: int, interval: float, minutes: float, seed: int) -> dict:
                 serve.kill()
             time.sleep(2)
         left = [p for p in family if Path(f"/proc/{p}").exists()]
-    return {"batches": len(rows), "interval_s": interval, "seed": seed, "minutes": round((time.monotonic() - start) / 60, 1),
-            "requests": totals, "statuses": {s: sum(r["status"] == s for r in rows) for s in {r["status"] for r in rows}},
-            "batches_with_violations": sum(bool(r["violations"]) for r in rows), "processes_left_after_stop": len(left),
-            **{key: _trend([r[key] for r in rows]) for key in ("serve_rss_mib", "serve_open_files", "tree_rss_mib", "tree_open_files")},
-            "rows": rows}
+    return {
+        "batches": len(rows),
+        "interval_s": interval,
+        "seed": seed,
+        "minutes": round((time.monotonic() - start) / 60, 1),
+        "requests": totals,
+        "statuses": {s: sum(r["status"] == s for r in rows) for s in {r["status"] for r in rows}},
+        "batches_with_violations": sum(bool(r["violations"]) for r in rows),
+        "processes_left_after_stop": len(left),
+        **{
+            key: _trend([r[key] for r in rows])
+            for key in ("serve_rss_mib", "serve_open_files", "tree_rss_mib", "tree_open_files")
+        },
+        "rows": rows,
+    }
 
 
 def _verdicts(ws: workspace.Workspace, batch_id: str) -> str:
@@ -172,10 +212,14 @@ def _trend(values: list[float]) -> dict:
 
     if len(values) < 4:
         return {}
-    half = values[len(values) // 2:]
+    half = values[len(values) // 2 :]
     slope, _, low, high = theilslopes(half)
-    return {"first": values[0], "last": values[-1], "max": max(values),
-            "slope_per_batch_second_half": [round(float(v), 3) for v in (slope, low, high)]}
+    return {
+        "first": values[0],
+        "last": values[-1],
+        "max": max(values),
+        "slope_per_batch_second_half": [round(float(v), 3) for v in (slope, low, high)],
+    }
 
 
 def main() -> None:

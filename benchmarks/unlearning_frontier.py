@@ -68,8 +68,15 @@ class Frontier:
         out = {}
         for name in ("forget_class", "retain"):
             ids = self.sets[name]
-            m = forgetting.evaluate_set(model, self.bench.featurenet, self.d.images(ids), self.d.labels(ids), self.centre,
-                                        self.bench.device, min_fid_samples=NEVER)
+            m = forgetting.evaluate_set(
+                model,
+                self.bench.featurenet,
+                self.d.images(ids),
+                self.d.labels(ids),
+                self.centre,
+                self.bench.device,
+                min_fid_samples=NEVER,
+            )
             out[f"{name}.psnr"], out[f"{name}.accuracy"] = m["psnr_centre"], m["accuracy_centre"]
         return out
 
@@ -79,11 +86,18 @@ class Frontier:
         result = unlearn(model, self.forget, self.retain, cfg, self.bench.device)
         seconds = time.perf_counter() - start
         m = self.held_out(model)
-        return {"steps": result.fit.steps, "kept": result.kept_steps, "seconds": round(seconds, 2), "stop": result.fit.stop_reason,
-                "probe_drop_pct": result.probes[-1]["retain_psnr_drop_pct"], "forget_gap": result.probes[-1]["forget_gap"],
-                "forget_accuracy": m["forget_class.accuracy"], "forget_psnr": m["forget_class.psnr"],
-                "retain_psnr_drop_pct": 100 * (1 - m["retain.psnr"] / self.original["retain.psnr"]),
-                "retain_accuracy_drop": self.original["retain.accuracy"] - m["retain.accuracy"]}
+        return {
+            "steps": result.fit.steps,
+            "kept": result.kept_steps,
+            "seconds": round(seconds, 2),
+            "stop": result.fit.stop_reason,
+            "probe_drop_pct": result.probes[-1]["retain_psnr_drop_pct"],
+            "forget_gap": result.probes[-1]["forget_gap"],
+            "forget_accuracy": m["forget_class.accuracy"],
+            "forget_psnr": m["forget_class.psnr"],
+            "retain_psnr_drop_pct": 100 * (1 - m["retain.psnr"] / self.original["retain.psnr"]),
+            "retain_accuracy_drop": self.original["retain.accuracy"] - m["retain.accuracy"],
+        }
 
 
 def summary(rows: list[dict]) -> dict[tuple, dict[str, float | str]]:
@@ -106,13 +120,17 @@ def report(tag: str) -> str:
     if not rows:
         raise SystemExit(f"no rows tagged {tag!r} in {ROWS}")
     first, table = rows[0], summary(rows)
-    lines = [f"# encoder-noise frontier `{tag}` ({first['date']}): class {first['label']}, {first['n_forget']} forgotten, base {first['base']}",
-             "", f"Held-out: {first['n_eval']['forget_class']} unseen images of the class, {first['n_eval']['retain']} of the others "
-             f"(centre hole). Original: forget accuracy {first['original']['forget_class.accuracy']:.3f}, forget PSNR "
-             f"{first['original']['forget_class.psnr']:.2f} dB, retain PSNR {first['original']['retain.psnr']:.2f} dB; the class "
-             f"gate's reference (10-NN from retained classes) {first['reference_accuracy']:.3f}. Mean over seeds [95% t interval].", "",
-             "| blr | alpha | run | seeds | kept steps | probe retain drop % (last read) | forget acc | forget PSNR | retain PSNR drop % | retain acc drop |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# encoder-noise frontier `{tag}` ({first['date']}): class {first['label']}, {first['n_forget']} forgotten, base {first['base']}",
+        "",
+        f"Held-out: {first['n_eval']['forget_class']} unseen images of the class, {first['n_eval']['retain']} of the others "
+        f"(centre hole). Original: forget accuracy {first['original']['forget_class.accuracy']:.3f}, forget PSNR "
+        f"{first['original']['forget_class.psnr']:.2f} dB, retain PSNR {first['original']['retain.psnr']:.2f} dB; the class "
+        f"gate's reference (10-NN from retained classes) {first['reference_accuracy']:.3f}. Mean over seeds [95% t interval].",
+        "",
+        "| blr | alpha | run | seeds | kept steps | probe retain drop % (last read) | forget acc | forget PSNR | retain PSNR drop % | retain acc drop |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for (blr, alpha, mode, knob), cells in table.items():
         run = f"retain rule, check every {knob}" if mode == "bounded" else f"{knob} steps, no rule"
         lines.append(f"| {blr:g} | {alpha:g} | {run} | {cells['seeds']} | " + " | ".join(str(cells[c]) for c in COLUMNS) + " |")
@@ -123,7 +141,13 @@ def report(tag: str) -> str:
                 xs, ys = series.setdefault(f"blr {blr:g}, alpha {alpha:g}", ([], []))
                 xs.append(cells["retain_psnr_drop_pct_mean"])
                 ys.append(cells[column + "_mean"])
-        line_plot(series, "retain PSNR drop (%, held-out)", label, f"{tag}: unbounded budgets", RESULTS / f"frontier-{tag}-{column.split('_')[1]}.png")
+        line_plot(
+            series,
+            "retain PSNR drop (%, held-out)",
+            label,
+            f"{tag}: unbounded budgets",
+            RESULTS / f"frontier-{tag}-{column.split('_')[1]}.png",
+        )
     text = "\n".join(lines) + "\n"
     (RESULTS / f"frontier-{tag}.md").write_text(text)
     return text
@@ -151,9 +175,18 @@ def main() -> None:
     ws = workspace.resolve(args.workspace)
     params = load_params(ws.params_file)
     frontier = Frontier(Bench(ws, params, RESULTS, args.label), checkpoint.load(args.base))
-    common = {"date": date.today().isoformat(), "tag": args.tag, "data": ws.data_version(), "base": str(args.base),
-              "label": args.label, "n_forget": len(frontier.forget), "n_eval": {k: len(v) for k, v in frontier.sets.items()},
-              "reference_accuracy": frontier.reference.accuracy, "reference_psnr": frontier.reference.psnr, "original": frontier.original}
+    common = {
+        "date": date.today().isoformat(),
+        "tag": args.tag,
+        "data": ws.data_version(),
+        "base": str(args.base),
+        "label": args.label,
+        "n_forget": len(frontier.forget),
+        "n_eval": {k: len(v) for k, v in frontier.sets.items()},
+        "reference_accuracy": frontier.reference.accuracy,
+        "reference_psnr": frontier.reference.psnr,
+        "original": frontier.original,
+    }
     print(json.dumps(common), flush=True)
     for blr in args.blr:
         for alpha in args.alpha:
@@ -162,12 +195,35 @@ def main() -> None:
                 runs = [("bounded", c, replace(cfg, check_every=c)) for c in args.check_every]
                 runs += [("unbounded", n, unbounded(cfg, n)) for n in args.budgets]
                 for mode, knob, run_cfg in runs:
-                    row = {**common, "blr": blr, "alpha": alpha, "seed": seed, "mode": mode,
-                           ("check_every" if mode == "bounded" else "budget"): knob, **frontier.run(run_cfg)}
+                    row = {
+                        **common,
+                        "blr": blr,
+                        "alpha": alpha,
+                        "seed": seed,
+                        "mode": mode,
+                        ("check_every" if mode == "bounded" else "budget"): knob,
+                        **frontier.run(run_cfg),
+                    }
                     with ROWS.open("a") as f:
                         f.write(json.dumps(row) + "\n")
-                    print({k: row[k] for k in ("blr", "alpha", "seed", "mode", "steps", "kept", "probe_drop_pct",
-                                               "forget_accuracy", "retain_psnr_drop_pct", "retain_accuracy_drop")}, flush=True)
+                    print(
+                        {
+                            k: row[k]
+                            for k in (
+                                "blr",
+                                "alpha",
+                                "seed",
+                                "mode",
+                                "steps",
+                                "kept",
+                                "probe_drop_pct",
+                                "forget_accuracy",
+                                "retain_psnr_drop_pct",
+                                "retain_accuracy_drop",
+                            )
+                        },
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -65,7 +65,9 @@ class VerdictBench(Bench):
         if scenario == "memorise":
             self.subjects = sorted({s.subject_id for s in train if s.sample_id.rsplit("-copy", 1)[-1] != s.sample_id})
             if not self.subjects:
-                raise SystemExit("no duplicated subjects in this workspace: set data.duplicate_subjects/duplicate_copies and prepare")
+                raise SystemExit(
+                    "no duplicated subjects in this workspace: set data.duplicate_subjects/duplicate_copies and prepare"
+                )
             wanted = set(self.subjects)
         else:
             order = sorted({s.subject_id for s in train}, key=lambda x: hashlib.sha256(x.encode()).hexdigest())
@@ -84,8 +86,13 @@ class VerdictBench(Bench):
             return self.cached("mae", self.d.ids("train"), self.params.train.seed, "base", cache / f"{self.scenario}-base.pt")
         k = int(which.removeprefix("oracle"))
         pool = set(self.pool)
-        return self.cached("mae", [i for i in self.d.ids("train") if i not in pool], 100 + k, f"oracle {k}",
-                           cache / f"{self.scenario}-oracle{k}.pt")
+        return self.cached(
+            "mae",
+            [i for i in self.d.ids("train") if i not in pool],
+            100 + k,
+            f"oracle {k}",
+            cache / f"{self.scenario}-oracle{k}.pt",
+        )
 
     def request(self, size: int, seed: int) -> list[str]:
         """The requested sample ids: whole subjects in a seeded order, cut to `size` images (memorise: `size`
@@ -101,13 +108,28 @@ class VerdictBench(Bench):
         """The base fine-tuned on the requested images alone (>= 60 steps): it certainly remembers them."""
         model = copy.deepcopy(base)
         batches = math.ceil(len(ids) / 32)
-        recipe = FitConfig(epochs=max(30, math.ceil(60 / batches)), batch_size=32, lr=self.params.train.lr / 2, weight_decay=0.0,
-                           grad_clip=3.0, seed=seed, warmup_epochs=0.0, cosine=False)  # constant lr
-        train_inpainter(model, self.d.images(ids), recipe, self.device, torch.Generator().manual_seed(seed), desc="positive control")
+        recipe = FitConfig(
+            epochs=max(30, math.ceil(60 / batches)),
+            batch_size=32,
+            lr=self.params.train.lr / 2,
+            weight_decay=0.0,
+            grad_clip=3.0,
+            seed=seed,
+            warmup_epochs=0.0,
+            cosine=False,
+        )  # constant lr
+        train_inpainter(
+            model, self.d.images(ids), recipe, self.device, torch.Generator().manual_seed(seed), desc="positive control"
+        )
         return model
 
-    def judge(self, model: torch.nn.Module, ref: references.SampleReference, oracle_losses: dict[int, tuple[torch.Tensor, torch.Tensor]],
-              own: int | None) -> dict:
+    def judge(
+        self,
+        model: torch.nn.Module,
+        ref: references.SampleReference,
+        oracle_losses: dict[int, tuple[torch.Tensor, torch.Tensor]],
+        own: int | None,
+    ) -> dict:
         """The sample verdict on `ref`, from one set of readings: the product's calibrated gap, the raw
         (uncalibrated) gap, the old gate, and the membership attack calibrated by the oracles other than
         this model (`own`: its index among them, or None)."""
@@ -126,11 +148,17 @@ class VerdictBench(Bench):
         target = [(10 ** (-r / 10)).mean(0) for r in readings]  # hidden-pixel MSE, mean over the masks
         scores = [torch.stack([o[side] for o in others]).mean(0) - target[side] for side in (0, 1)]
         auc = bootstrap((scores[0].double(), scores[1].double()), membership.mann_whitney_auc, resamples=1000)
-        return {"verdict": gates.equivalence(calibrated, *margins), "gap": asdict(calibrated),
-                "detectable_db": calibrated.detectable(margins[1]),
-                "raw_verdict": gates.equivalence(raw, *margins), "raw_gap": asdict(raw),
-                "mirror_verdict": gates.equivalence(both, *margins), "mirror_gap": asdict(both),
-                "old_gate_passed": old.low <= margins[1], "auc": asdict(auc)}
+        return {
+            "verdict": gates.equivalence(calibrated, *margins),
+            "gap": asdict(calibrated),
+            "detectable_db": calibrated.detectable(margins[1]),
+            "raw_verdict": gates.equivalence(raw, *margins),
+            "raw_gap": asdict(raw),
+            "mirror_verdict": gates.equivalence(both, *margins),
+            "mirror_gap": asdict(both),
+            "old_gate_passed": old.low <= margins[1],
+            "auc": asdict(auc),
+        }
 
     def losses(self, model: torch.nn.Module, ref: references.SampleReference) -> tuple[torch.Tensor, torch.Tensor]:
         return tuple((10 ** (-references.hidden_psnr(model, x, self.device) / 10)).mean(0) for x in (ref.forgotten, ref.unseen))
@@ -146,8 +174,9 @@ class VerdictBench(Bench):
         result = unlearn(model, self.d.images(lists["forget"]), self.d.images(retain), cfg, self.device)
         return model, {"seconds": time.perf_counter() - start, "steps": result.fit.steps, "kept": result.kept_steps}
 
-    def run(self, sizes: list[int], seeds: int, oracles: list[torch.nn.Module], oracle_seconds: list[float],
-            base: torch.nn.Module) -> list[dict]:
+    def run(
+        self, sizes: list[int], seeds: int, oracles: list[torch.nn.Module], oracle_seconds: list[float], base: torch.nn.Module
+    ) -> list[dict]:
         rows = []
         for size in sizes:
             for seed in range(seeds):
@@ -155,20 +184,36 @@ class VerdictBench(Bench):
                 forgotten = distinct_images(requested, self.by_id)
                 labels = {self.d.label_of[i] for i in forgotten}
                 unseen = spread([i for i in self.d.ids("test") if self.d.label_of[i] in labels], self.n_eval)
-                bank = self.d.images(spread(retained_training(self.d.samples, set(requested), set()), self.params.evaluate.reference_bank))
+                bank = self.d.images(
+                    spread(retained_training(self.d.samples, set(requested), set()), self.params.evaluate.reference_bank)
+                )
                 ref = references.sample_reference(self.d.images(forgotten), self.d.images(unseen), bank)
                 oracle_losses = {k: self.losses(o, ref) for k, o in enumerate(oracles)}
                 own = seed % len(oracles)
-                models = {"base": (base, {}), "retrain": (oracles[own], {"seconds": oracle_seconds[own]}),
-                          "positive-control": (self.positive_control(base, forgotten, seed), {})}
+                models = {
+                    "base": (base, {}),
+                    "retrain": (oracles[own], {"seconds": oracle_seconds[own]}),
+                    "positive-control": (self.positive_control(base, forgotten, seed), {}),
+                }
                 for method in self.methods:
                     models[method] = self.unlearned(base, method, requested, seed)
                 for name, (model, timing) in models.items():
-                    row = {"scenario": self.scenario, "size": size, "n_requested": len(requested), "n_distinct": len(forgotten),
-                           "seed": seed, "model": name, **timing, **self.judge(model, ref, oracle_losses, own if name == "retrain" else None)}
+                    row = {
+                        "scenario": self.scenario,
+                        "size": size,
+                        "n_requested": len(requested),
+                        "n_distinct": len(forgotten),
+                        "seed": seed,
+                        "model": name,
+                        **timing,
+                        **self.judge(model, ref, oracle_losses, own if name == "retrain" else None),
+                    }
                     rows.append(row)
-                    print(f"[n={size} seed={seed}] {name}: {row['verdict']} gap {row['gap']['mean']:+.2f} "
-                          f"(se {row['gap']['se']:.2f}; raw se {row['raw_gap']['se']:.2f}) AUC {row['auc']['mean']:.2f}", flush=True)
+                    print(
+                        f"[n={size} seed={seed}] {name}: {row['verdict']} gap {row['gap']['mean']:+.2f} "
+                        f"(se {row['gap']['se']:.2f}; raw se {row['raw_gap']['se']:.2f}) AUC {row['auc']['mean']:.2f}",
+                        flush=True,
+                    )
                 if self.scenario == "memorise" and seed == 0:
                     self.grid(forgotten, bank, {k: models[k][0] for k in ("base", "encoder-noise", "retrain")})
         return rows
@@ -193,7 +238,8 @@ def table(rows: list[dict], sizes: list[int]) -> dict:
                 continue
             aucs = torch.tensor([r["auc"]["mean"] for r in group])
             out[f"{model}|{size}"] = {
-                "runs": len(group), **{v: sum(r["verdict"] == v for r in group) for v in (gates.FORGOTTEN, gates.REMEMBERED, gates.INCONCLUSIVE)},
+                "runs": len(group),
+                **{v: sum(r["verdict"] == v for r in group) for v in (gates.FORGOTTEN, gates.REMEMBERED, gates.INCONCLUSIVE)},
                 "raw_remembered": sum(r["raw_verdict"] == gates.REMEMBERED for r in group),
                 "raw_forgotten": sum(r["raw_verdict"] == gates.FORGOTTEN for r in group),
                 "mirror_remembered": sum(r["mirror_verdict"] == gates.REMEMBERED for r in group),
@@ -201,31 +247,40 @@ def table(rows: list[dict], sizes: list[int]) -> dict:
                 "mirror_se_db": sum(r["mirror_gap"]["se"] for r in group) / len(group),
                 "old_gate_passed": sum(r["old_gate_passed"] for r in group),
                 "gap_db": asdict(mean_ci(torch.tensor([r["gap"]["mean"] for r in group]))),
-                "se_db": sum(r["gap"]["se"] for r in group) / len(group), "raw_se_db": sum(r["raw_gap"]["se"] for r in group) / len(group),
+                "se_db": sum(r["gap"]["se"] for r in group) / len(group),
+                "raw_se_db": sum(r["raw_gap"]["se"] for r in group) / len(group),
                 "detectable_db": sum(r["detectable_db"] for r in group) / len(group),
-                "auc": asdict(mean_ci(aucs)), "auc_low_above_half": sum(r["auc"]["low"] > 0.5 for r in group),
-                "seconds": sum(r.get("seconds", 0.0) for r in group) / len(group)}
+                "auc": asdict(mean_ci(aucs)),
+                "auc_low_above_half": sum(r["auc"]["low"] > 0.5 for r in group),
+                "seconds": sum(r.get("seconds", 0.0) for r in group) / len(group),
+            }
     return out
 
 
 def markdown(results: dict) -> str:
-    lines = [f"# Sample-gate verdicts: scenario `{results['scenario']}` ({results['date']}, {results['threads']} thread(s))", "",
-             f"Margins [{-results['gates']['sample_overforget_db']:+g}, +{results['gates']['sample_remembered_db']:g}] dB; "
-             f"{results['seeds']} seeds per size; forgotten / remembered / inconclusive counts. `se`: standard error of the "
-             "calibrated gap (raw: without the 10-NN calibration); `detect`: smallest gap detected with 80% power; "
-             "AUC: calibrated membership attack, mean over seeds [95% CI], and in how many runs its own interval lay above 0.5; "
-             "old: runs the earlier gate passed; raw F/R: forgotten/remembered counts without the calibration; mirror: a candidate "
-             "statistic that also subtracts the model's PSNR on the mirrored image (se in brackets).", "",
-             "| model | n | forgotten | remembered | inconclusive | gap dB | se (raw) | detect dB | AUC | AUC>0.5 | old gate passed | raw F/R | mirror F/R (se) | s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Sample-gate verdicts: scenario `{results['scenario']}` ({results['date']}, {results['threads']} thread(s))",
+        "",
+        f"Margins [{-results['gates']['sample_overforget_db']:+g}, +{results['gates']['sample_remembered_db']:g}] dB; "
+        f"{results['seeds']} seeds per size; forgotten / remembered / inconclusive counts. `se`: standard error of the "
+        "calibrated gap (raw: without the 10-NN calibration); `detect`: smallest gap detected with 80% power; "
+        "AUC: calibrated membership attack, mean over seeds [95% CI], and in how many runs its own interval lay above 0.5; "
+        "old: runs the earlier gate passed; raw F/R: forgotten/remembered counts without the calibration; mirror: a candidate "
+        "statistic that also subtracts the model's PSNR on the mirrored image (se in brackets).",
+        "",
+        "| model | n | forgotten | remembered | inconclusive | gap dB | se (raw) | detect dB | AUC | AUC>0.5 | old gate passed | raw F/R | mirror F/R (se) | s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for key, t in results["table"].items():
         model, size = key.split("|")
         g, a = t["gap_db"], t["auc"]
-        lines.append(f"| {model} | {size} | {t['forgotten']} | {t['remembered']} | {t['inconclusive']} | {g['mean']:+.2f} "
-                     f"[{g['low']:+.2f}, {g['high']:+.2f}] | {t['se_db']:.2f} ({t['raw_se_db']:.2f}) | {t['detectable_db']:+.2f} | "
-                     f"{a['mean']:.2f} [{a['low']:.2f}, {a['high']:.2f}] | {t['auc_low_above_half']}/{t['runs']} | "
-                     f"{t['old_gate_passed']}/{t['runs']} | {t['raw_forgotten']}/{t['raw_remembered']} | "
-                     f"{t['mirror_forgotten']}/{t['mirror_remembered']} ({t['mirror_se_db']:.2f}) | {t['seconds']:.1f} |")
+        lines.append(
+            f"| {model} | {size} | {t['forgotten']} | {t['remembered']} | {t['inconclusive']} | {g['mean']:+.2f} "
+            f"[{g['low']:+.2f}, {g['high']:+.2f}] | {t['se_db']:.2f} ({t['raw_se_db']:.2f}) | {t['detectable_db']:+.2f} | "
+            f"{a['mean']:.2f} [{a['low']:.2f}, {a['high']:.2f}] | {t['auc_low_above_half']}/{t['runs']} | "
+            f"{t['old_gate_passed']}/{t['runs']} | {t['raw_forgotten']}/{t['raw_remembered']} | "
+            f"{t['mirror_forgotten']}/{t['mirror_remembered']} ({t['mirror_se_db']:.2f}) | {t['seconds']:.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -237,7 +292,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2, 5, 50, 500])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--oracles", type=int, default=2)
-    parser.add_argument("--only-train", nargs="+", default=None, metavar="MODEL", help="base and/or oracle<k>: train into --cache and exit")
+    parser.add_argument(
+        "--only-train", nargs="+", default=None, metavar="MODEL", help="base and/or oracle<k>: train into --cache and exit"
+    )
     parser.add_argument("--methods", nargs="+", default=list(METHODS), help="unlearning methods to judge beside the controls")
     parser.add_argument("--name", default=None)
     args = parser.parse_args()
@@ -258,11 +315,24 @@ def main() -> None:
     trained = [bench.trained(f"oracle{k}", args.cache) for k in range(args.oracles)]
     sizes = args.sizes
     rows = bench.run(sizes, args.seeds, [m for m, _ in trained], [s for _, s in trained], base)
-    results = {"date": date.today().isoformat(), "scenario": args.scenario, "threads": torch.get_num_threads(), "torch": torch.__version__,
-               "data_dvc_md5": ws.data_version(), "pool": len(bench.pool), "seeds": args.seeds, "oracles": args.oracles,
-               "methods": list(args.methods), "gates": asdict(params.gates), "unlearn": asdict(params.unlearn), "base_seconds": base_seconds,
-               "oracle_seconds": [s for _, s in trained], "table": table(rows, sizes), "rows": rows,
-               "total_seconds": time.perf_counter() - start}
+    results = {
+        "date": date.today().isoformat(),
+        "scenario": args.scenario,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "data_dvc_md5": ws.data_version(),
+        "pool": len(bench.pool),
+        "seeds": args.seeds,
+        "oracles": args.oracles,
+        "methods": list(args.methods),
+        "gates": asdict(params.gates),
+        "unlearn": asdict(params.unlearn),
+        "base_seconds": base_seconds,
+        "oracle_seconds": [s for _, s in trained],
+        "table": table(rows, sizes),
+        "rows": rows,
+        "total_seconds": time.perf_counter() - start,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (RESULTS / f"{stem}.md").write_text(markdown(results))

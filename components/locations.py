@@ -15,9 +15,15 @@ def tracking_uri(workspace: Path) -> str:
     """`MLFLOW_TRACKING_URI` (a real server) if set, else the workspace's SQLite store."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(workspace / 'mlruns' / 'mlflow.db').resolve()}"
 
+
 # every place MLflow 3's SQLite store keeps an absolute artifact location
-LOCATION_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_uri"), ("model_versions", "source"),
-                    ("model_versions", "storage_location"), ("logged_models", "artifact_location"))
+LOCATION_COLUMNS = (
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("model_versions", "source"),
+    ("model_versions", "storage_location"),
+    ("logged_models", "artifact_location"),
+)
 
 
 def _own_root(workspace: Path) -> str:
@@ -50,9 +56,11 @@ def foreign_locations(workspace: Path) -> set[str]:
 def require_own_store(workspace: Path) -> None:
     """Refuse a workspace whose own MLflow store points into another workspace, before anything is touched."""
     if foreign := foreign_locations(workspace):
-        raise WorkspaceError(f"{workspace}: its MLflow store points at artifacts outside it ({sorted(foreign)[0]}): the workspace "
-                             f"was copied or moved, and using it would write and delete the other one's files. Run "
-                             f"`forgetflow -w {workspace} relocate` to re-root them here; nothing was changed")
+        raise WorkspaceError(
+            f"{workspace}: its MLflow store points at artifacts outside it ({sorted(foreign)[0]}): the workspace "
+            f"was copied or moved, and using it would write and delete the other one's files. Run "
+            f"`forgetflow -w {workspace} relocate` to re-root them here; nothing was changed"
+        )
 
 
 def relocate(workspace: Path) -> tuple[list[str], int]:
@@ -70,10 +78,11 @@ def relocate(workspace: Path) -> tuple[list[str], int]:
         for old in roots:
             for table, column in LOCATION_COLUMNS:
                 try:
-                    changed += db.execute(f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
-                                          f"WHERE {column} = ? OR substr({column}, 1, ?) = ?",
-                                          (own, len(old) + 1, old, len(old) + 1, old + "/")).rowcount
+                    changed += db.execute(
+                        f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
+                        f"WHERE {column} = ? OR substr({column}, 1, ?) = ?",
+                        (own, len(old) + 1, old, len(old) + 1, old + "/"),
+                    ).rowcount
                 except sqlite3.OperationalError:
                     continue
     return roots, changed
-

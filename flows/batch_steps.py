@@ -96,7 +96,9 @@ def extract(ws: Workspace, params: Params, batch_id: str) -> Path:
             (scratch / f"{name}.txt").write_text("".join(f"{i}\n" for i in ids))
         summary = {
             "lists": {name: {"n": len(ids), "sha256": list_sha256(ids)} for name, ids in forget_set.lists().items()},
-            "labels": sorted(labels), "parent_version": parent, "data_dvc_md5": ws.data_version(),
+            "labels": sorted(labels),
+            "parent_version": parent,
+            "data_dvc_md5": ws.data_version(),
             "parent_data_dvc_md5": parent_tags.get("data_dvc_md5"),
         }
         (scratch / "extract.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -120,15 +122,21 @@ def validate(ws: Workspace, params: Params, batch_id: str) -> tuple[Path, valida
         train = [s for s in manifest if s.split == "train"]
         removed = set(lists["removed"])
         tensor_rows = _tensor_rows(ws, [by_id[i] for i, _ in roles if i in by_id])
-        report = validation.run_suites({
-            "manifest": (_manifest_frame(manifest), validation.manifest_expectations(n_classes)),
-            "dvc": (dvc_record_table(ws, record), validation.dvc_expectations()),
-            "batch": (pd.DataFrame(batch_rows), validation.batch_expectations(n_classes)),
-            "forget_fraction": (pd.DataFrame({"is_forget": [int(s.sample_id in removed) for s in train]}),
-                                validation.fraction_expectations(params.batch.max_forget_fraction)),
-            "tensors": (pd.DataFrame(tensor_rows or [{"shape": "none", "finite": False, "min": 0.0, "max": 0.0}]),
-                        validation.tensor_expectations(1, data.MODEL_IMAGE_SIZE)),
-        })
+        report = validation.run_suites(
+            {
+                "manifest": (_manifest_frame(manifest), validation.manifest_expectations(n_classes)),
+                "dvc": (dvc_record_table(ws, record), validation.dvc_expectations()),
+                "batch": (pd.DataFrame(batch_rows), validation.batch_expectations(n_classes)),
+                "forget_fraction": (
+                    pd.DataFrame({"is_forget": [int(s.sample_id in removed) for s in train]}),
+                    validation.fraction_expectations(params.batch.max_forget_fraction),
+                ),
+                "tensors": (
+                    pd.DataFrame(tensor_rows or [{"shape": "none", "finite": False, "min": 0.0, "max": 0.0}]),
+                    validation.tensor_expectations(1, data.MODEL_IMAGE_SIZE),
+                ),
+            }
+        )
         path = ws.batch_dir(batch_id) / "validation.json"
         path.write_text(json.dumps(asdict(report), indent=2, default=str) + "\n")
     return path, report
@@ -140,10 +148,12 @@ def audit(ws: Workspace) -> validation.ValidationReport:
     manifest = data.read_manifest(ws.data_dir)
     rows = [asdict(s) | _file_row(ws, s, s.sample_id, "manifest") for s in manifest]
     n_classes = max(s.label for s in manifest) + 1
-    return validation.run_suites({
-        "manifest": (pd.DataFrame(rows), validation.manifest_expectations(n_classes) + validation.file_expectations()),
-        "dvc": (dvc_status_table(ws), validation.dvc_expectations()),
-    })
+    return validation.run_suites(
+        {
+            "manifest": (pd.DataFrame(rows), validation.manifest_expectations(n_classes) + validation.file_expectations()),
+            "dvc": (dvc_status_table(ws), validation.dvc_expectations()),
+        }
+    )
 
 
 def _manifest_frame(manifest: list[data.Sample]) -> pd.DataFrame:
@@ -162,18 +172,32 @@ def dvc_record_table(ws: Workspace, record: dict[str, str]) -> pd.DataFrame:
     """data/ holds exactly the files of DVC's record, and the manifest is the recorded one."""
     on_disk = dvc_repo.files_on_disk(ws)
     manifest = ws.data_dir / data.MANIFEST_NAME
-    return pd.DataFrame([{"target": "data.dvc", "data_matches_dvc": on_disk == set(record)
-                          and manifest.is_file() and dvc_repo.md5_file(manifest) == record.get(data.MANIFEST_NAME),
-                          "extra": sorted(on_disk - set(record))[:5], "missing": sorted(set(record) - on_disk)[:5]}])
+    return pd.DataFrame(
+        [
+            {
+                "target": "data.dvc",
+                "data_matches_dvc": on_disk == set(record)
+                and manifest.is_file()
+                and dvc_repo.md5_file(manifest) == record.get(data.MANIFEST_NAME),
+                "extra": sorted(on_disk - set(record))[:5],
+                "missing": sorted(set(record) - on_disk)[:5],
+            }
+        ]
+    )
 
 
-def _file_row(ws: Workspace, sample: data.Sample | None, sample_id: str, role: str,
-              record: dict[str, str] | None = None) -> dict:
+def _file_row(ws: Workspace, sample: data.Sample | None, sample_id: str, role: str, record: dict[str, str] | None = None) -> dict:
     path = ws.data_dir / sample.relpath if sample else None
     exists = bool(path and path.is_file())
     content = path.read_bytes() if exists else b""
-    row = {"sample_id": sample_id, "role": role, "in_manifest": sample is not None, "file_exists": exists,
-           "sha256_ok": exists and hashlib.sha256(content).hexdigest() == sample.sha256, "label": sample.label if sample else -1}
+    row = {
+        "sample_id": sample_id,
+        "role": role,
+        "in_manifest": sample is not None,
+        "file_exists": exists,
+        "sha256_ok": exists and hashlib.sha256(content).hexdigest() == sample.sha256,
+        "label": sample.label if sample else -1,
+    }
     if record is not None:
         row["dvc_md5_ok"] = exists and record.get(sample.relpath) == hashlib.md5(content).hexdigest()
     return row
@@ -198,8 +222,13 @@ def _tensor_row(ws: Workspace, sample: data.Sample) -> dict:
 
 
 def _describe(sample: data.Sample, x) -> dict:
-    return {"sample_id": sample.sample_id, "shape": "x".join(map(str, x.shape)), "finite": bool(x.isfinite().all()),
-            "min": float(x.min()), "max": float(x.max())}
+    return {
+        "sample_id": sample.sample_id,
+        "shape": "x".join(map(str, x.shape)),
+        "finite": bool(x.isfinite().all()),
+        "min": float(x.min()),
+        "max": float(x.max()),
+    }
 
 
 def unlearn(ws: Workspace, params: Params, batch_id: str) -> Path:
@@ -220,10 +249,18 @@ def unlearn(ws: Workspace, params: Params, batch_id: str) -> Path:
         target = ws.batch_dir(batch_id) / "model.pt"  # copied to models/unlearned/ only by the data commit
         digest = checkpoint.save(model, target, extra={"deletion_batch_id": batch_id, "method": cfg.method})
         details = ledger.batch(batch_id).details
-        details["unlearn"] = summary = {"epoch_losses": list(result.fit.epoch_losses), "steps": result.fit.steps,
-                              "kept_steps": result.kept_steps, "budget": result.budget,
-                              "stop_reason": result.fit.stop_reason, "probes": result.probes, "seconds": round(result.fit.seconds, 2),
-                              "n_forget": result.n_forget, "n_retain": result.n_retain, "weights_sha256": digest}
+        details["unlearn"] = summary = {
+            "epoch_losses": list(result.fit.epoch_losses),
+            "steps": result.fit.steps,
+            "kept_steps": result.kept_steps,
+            "budget": result.budget,
+            "stop_reason": result.fit.stop_reason,
+            "probes": result.probes,
+            "seconds": round(result.fit.seconds, 2),
+            "n_forget": result.n_forget,
+            "n_retain": result.n_retain,
+            "weights_sha256": digest,
+        }
         (ws.batch_dir(batch_id) / "unlearn.json").write_text(json.dumps(summary, indent=2) + "\n")  # probes: an MLflow artifact
         ledger.update_batch(batch_id, details=details)
     return target
@@ -257,31 +294,58 @@ def evaluate(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
             raise CheckpointError(f"{featurenet_path} missing: run `dvc repro` (stage train_featurenet)")
         featurenet = checkpoint.load(featurenet_path)
         registry.connect(ws.root, params.registry.experiment)
-        models = {"original": registry.load_inpainter(params.registry.model_name, str(batch.parent_version)),
-                  "unlearned": checkpoint.load(checkpoint_path)}
+        models = {
+            "original": registry.load_inpainter(params.registry.model_name, str(batch.parent_version)),
+            "unlearned": checkpoint.load(checkpoint_path),
+        }
         device, lists, masks = pick_device(), read_lists(ws, batch_id), params.evaluate.masks()
         by_id = {s.sample_id: s for s in data.read_manifest(ws.data_dir)}  # read once for every set below
         sets = evaluation_sets(lists, {i: s.split for i, s in by_id.items()}, images_for_accuracy(params.evaluate.accuracy_ci))
         loaded = {name: _load(ws, by_id, ids) for name, ids in sets.items() if ids}
-        results = {name: {label: forgetting.evaluate_set(model, featurenet, x, y, masks, device, params.evaluate.min_fid_samples)
-                          for label, model in models.items()} for name, (x, y) in loaded.items()}
-        judged = _evidence(ws, batch_id, by_id, lists, sets, loaded, results, models, featurenet, masks, device,
-                           params.evaluate.reference_bank)
-        parent, evidence = judged["original"], replace(judged["unlearned"], kept_steps=batch.details.get("unlearn", {}).get("kept_steps"))
+        results = {
+            name: {
+                label: forgetting.evaluate_set(model, featurenet, x, y, masks, device, params.evaluate.min_fid_samples)
+                for label, model in models.items()
+            }
+            for name, (x, y) in loaded.items()
+        }
+        judged = _evidence(
+            ws, batch_id, by_id, lists, sets, loaded, results, models, featurenet, masks, device, params.evaluate.reference_bank
+        )
+        parent, evidence = (
+            judged["original"],
+            replace(judged["unlearned"], kept_steps=batch.details.get("unlearn", {}).get("kept_steps")),
+        )
         checks = gates.check_gates(params.gates, evidence)
         # the parent on the same evidence: did unlearning move the verdict (remembered -> forgotten)?
-        parent_verdicts = {c.name: c.verdict for c in gates.check_gates(params.gates, parent) if c.name in ("sample", "class_psnr")}
+        parent_verdicts = {
+            c.name: c.verdict for c in gates.check_gates(params.gates, parent) if c.name in ("sample", "class_psnr")
+        }
         details = ledger.batch(batch_id).details  # the audit trail and `contains` carry each verdict and its power
         details["verdicts"] = {c.name: {"verdict": c.verdict, "detectable": c.detectable} for c in checks}
         ledger.update_batch(batch_id, details=details)
-        grid_ids = lists["eval_retain"][:: max(1, len(lists["eval_retain"]) // params.evaluate.grid_rows)][: params.evaluate.grid_rows]
-        forgetting.save_retain_grid(models["original"], models["unlearned"], _load(ws, by_id, grid_ids)[0],
-                                    masks["centre"], ws.batch_dir(batch_id) / "retain_grid.png", device)
+        grid_ids = lists["eval_retain"][:: max(1, len(lists["eval_retain"]) // params.evaluate.grid_rows)][
+            : params.evaluate.grid_rows
+        ]
+        forgetting.save_retain_grid(
+            models["original"],
+            models["unlearned"],
+            _load(ws, by_id, grid_ids)[0],
+            masks["centre"],
+            ws.batch_dir(batch_id) / "retain_grid.png",
+            device,
+        )
         passed = gates.promotable(checks, params.gates.on_inconclusive)
-        out = {**results, "evidence": _jsonable(evidence), "gates": [asdict(c) for c in checks], "gates_passed": passed,
-               "parent_evidence": _jsonable(parent), "parent_verdicts": parent_verdicts,
-               "on_inconclusive": params.gates.on_inconclusive,
-               "promoted_inconclusive": passed and any(c.verdict == gates.INCONCLUSIVE for c in checks)}
+        out = {
+            **results,
+            "evidence": _jsonable(evidence),
+            "gates": [asdict(c) for c in checks],
+            "gates_passed": passed,
+            "parent_evidence": _jsonable(parent),
+            "parent_verdicts": parent_verdicts,
+            "on_inconclusive": params.gates.on_inconclusive,
+            "promoted_inconclusive": passed and any(c.verdict == gates.INCONCLUSIVE for c in checks),
+        }
         path = ws.batch_dir(batch_id) / "evaluation.json"
         path.write_text(json.dumps(out, indent=2) + "\n")
     return path
@@ -312,11 +376,15 @@ def _evidence(ws, batch_id, by_id, lists, sets, loaded, results, models, feature
         retained = retained_training(list(by_id.values()), set(lists["removed"]), forgotten_labels)
         bank = _load(ws, by_id, spread(retained, bank_size))[0]
         class_refs = references.class_references(featurenet, bank, x_c, y_c, masks["centre"], device)
-    return {label: gates.Evidence(
-                results["retain"]["original"], results["retain"]["unlearned"],
-                references.sample_evidence(model, sample_ref, device) if sample_ref else None,
-                references.class_evidence(model, featurenet, x_c, y_c, class_refs, masks["centre"], device) if class_refs else ())
-            for label, model in models.items()}
+    return {
+        label: gates.Evidence(
+            results["retain"]["original"],
+            results["retain"]["unlearned"],
+            references.sample_evidence(model, sample_ref, device) if sample_ref else None,
+            references.class_evidence(model, featurenet, x_c, y_c, class_refs, masks["centre"], device) if class_refs else (),
+        )
+        for label, model in models.items()
+    }
 
 
 def _jsonable(evidence) -> dict:
@@ -335,40 +403,69 @@ def register(ws: Workspace, params: Params, batch_id: str, checkpoint_path: Path
             return existing
         digest = hashlib.sha256(checkpoint_path.read_bytes()).hexdigest()
         if digest != batch.details["unlearn"]["weights_sha256"]:  # what was evaluated is what gets registered
-            raise CheckpointError(f"{checkpoint_path.name} changed since it was unlearned and evaluated (sha256 {digest[:16]}… "
-                                  f"≠ {batch.details['unlearn']['weights_sha256'][:16]}…); the batch is rolled back and re-run")
+            raise CheckpointError(
+                f"{checkpoint_path.name} changed since it was unlearned and evaluated (sha256 {digest[:16]}… "
+                f"≠ {batch.details['unlearn']['weights_sha256'][:16]}…); the batch is rolled back and re-run"
+            )
         evaluation = json.loads(evaluation_path.read_text())
         extracted = json.loads((ws.batch_dir(batch_id) / "extract.json").read_text())
-        metrics = {f"{s}.{m}.{k}": v for s in EVALUATION_SETS if s in evaluation for m in ("original", "unlearned")
-                   for k, v in evaluation[s][m].items()}
+        metrics = {
+            f"{s}.{m}.{k}": v
+            for s in EVALUATION_SETS
+            if s in evaluation
+            for m in ("original", "unlearned")
+            for k, v in evaluation[s][m].items()
+        }
         run = batch.details["unlearn"]
-        metrics.update({"unlearn.steps": run["steps"], "unlearn.kept_steps": run.get("kept_steps", run["steps"]),
-                        "unlearn.budget": run["budget"]})
+        metrics.update(
+            {
+                "unlearn.steps": run["steps"],
+                "unlearn.kept_steps": run.get("kept_steps", run["steps"]),
+                "unlearn.budget": run["budget"],
+            }
+        )
         scratch = ws.batch_dir(batch_id)
         record = registry.TrainingRecord(
             run_name=batch_id,
             checkpoint=checkpoint_path,
-            params={**asdict(replace(params.unlearn, method=batch.method)), **prefixed("gates", asdict(params.gates)),
-                    "stop_reason": batch.details["unlearn"]["stop_reason"]},
+            params={
+                **asdict(replace(params.unlearn, method=batch.method)),
+                **prefixed("gates", asdict(params.gates)),
+                "stop_reason": batch.details["unlearn"]["stop_reason"],
+            },
             metrics=metrics,
             version_tags={
-                "stage": "unlearned", "parent_version": str(batch.parent_version), "deletion_batch_id": batch_id,
-                "request_ids": ",".join(batch.request_ids), "n_forget": str(extracted["lists"]["removed"]["n"]),
-                "forget_set_sha256": extracted["lists"]["removed"]["sha256"], "data_dvc_md5": batch.data_md5_before or "none",
-                "data_dvc_md5_before": batch.data_md5_before or "none", "git_commit": ws.git_commit(),
-                "method": batch.method, "gates_passed": str(evaluation["gates_passed"]).lower(),
-                "gates": "; ".join(g["detail"] for g in evaluation["gates"]), "verdicts": verdict_summary(evaluation),
+                "stage": "unlearned",
+                "parent_version": str(batch.parent_version),
+                "deletion_batch_id": batch_id,
+                "request_ids": ",".join(batch.request_ids),
+                "n_forget": str(extracted["lists"]["removed"]["n"]),
+                "forget_set_sha256": extracted["lists"]["removed"]["sha256"],
+                "data_dvc_md5": batch.data_md5_before or "none",
+                "data_dvc_md5_before": batch.data_md5_before or "none",
+                "git_commit": ws.git_commit(),
+                "method": batch.method,
+                "gates_passed": str(evaluation["gates_passed"]).lower(),
+                "gates": "; ".join(g["detail"] for g in evaluation["gates"]),
+                "verdicts": verdict_summary(evaluation),
                 "promoted_inconclusive": str(evaluation.get("promoted_inconclusive", False)).lower(),
                 "weights_sha256": batch.details["unlearn"]["weights_sha256"],
                 "unlearn_stop_reason": batch.details["unlearn"]["stop_reason"],
             },
             epoch_losses=batch.details["unlearn"]["epoch_losses"],
-            artifacts=[evaluation_path, scratch / "validation.json", scratch / "extract.json", scratch / "unlearn.json",
-                       scratch / "retain_grid.png"],
+            artifacts=[
+                evaluation_path,
+                scratch / "validation.json",
+                scratch / "extract.json",
+                scratch / "unlearn.json",
+                scratch / "retain_grid.png",
+            ],
         )
         registered = registry.log_and_register(record, name)
         files = [str(p) for p in unlearned_paths(digest)] + [str(checkpoint_path.relative_to(ws.root))]
-        index.index_unlearned(ws, client, name, registered.version, batch.parent_version, batch_id, registered.run_id, digest, files)
+        index.index_unlearned(
+            ws, client, name, registered.version, batch.parent_version, batch_id, registered.run_id, digest, files
+        )
         ledger.update_batch(batch_id, model_version=registered.version)
     return registered.version
 
@@ -380,8 +477,11 @@ def promote(ws: Workspace, params: Params, batch_id: str, version: int, evaluati
         evaluation = json.loads(evaluation_path.read_text())
         verdicts = verdict_summary(evaluation)
         if evaluation["gates_passed"]:
-            why = ("inconclusive verdict(s) promoted (gates.on_inconclusive: promote)" if evaluation.get("promoted_inconclusive")
-                   else "every gate passed")
+            why = (
+                "inconclusive verdict(s) promoted (gates.on_inconclusive: promote)"
+                if evaluation.get("promoted_inconclusive")
+                else "every gate passed"
+            )
             registry.promote(client, params.registry.model_name, version, f"{batch_id}: {why} ({verdicts})")
         else:
             registry.set_challenger(client, params.registry.model_name, version, f"{batch_id}: needs review ({verdicts})")
@@ -390,12 +490,14 @@ def promote(ws: Workspace, params: Params, batch_id: str, version: int, evaluati
 
 
 def verdict_summary(evaluation: dict) -> str:
-    """"sample=inconclusive (detects >= +1.9 dB), retain_psnr=pass, ...": what the tags, the alias
+    """ "sample=inconclusive (detects >= +1.9 dB), retain_psnr=pass, ...": what the tags, the alias
     reason, `contains` and `events` show."""
     from components.evaluation.gates import verdict_of
 
-    return ", ".join(f"{g['name']}={verdict_of(g)}" + (f" (detects >= {g['detectable']:+.2f} dB)" if g.get("detectable") is not None else "")
-                     for g in evaluation["gates"])
+    return ", ".join(
+        f"{g['name']}={verdict_of(g)}" + (f" (detects >= {g['detectable']:+.2f} dB)" if g.get("detectable") is not None else "")
+        for g in evaluation["gates"]
+    )
 
 
 def commit_data(ws: Workspace, params: Params, batch_id: str, version: int) -> str:
@@ -403,8 +505,14 @@ def commit_data(ws: Workspace, params: Params, batch_id: str, version: int) -> s
     with _step(ws, batch_id, "commit_data") as ledger:
         batch = ledger.batch(batch_id)
         tombstones = [(i, r) for r in batch.request_ids for i in ledger.request(r).sample_ids]
-        md5 = data_commit.commit_data(ws, batch_id, read_lists(ws, batch_id)["removed"], tombstones, ws.batch_dir(batch_id) / "model.pt",
-                                      f"forgetflow: {batch_id} forgets {len(tombstones)} samples -> model v{version}")
+        md5 = data_commit.commit_data(
+            ws,
+            batch_id,
+            read_lists(ws, batch_id)["removed"],
+            tombstones,
+            ws.batch_dir(batch_id) / "model.pt",
+            f"forgetflow: {batch_id} forgets {len(tombstones)} samples -> model v{version}",
+        )
         client = registry.connect(ws.root, params.registry.experiment)
         client.set_model_version_tag(params.registry.model_name, str(version), "data_dvc_md5_after", md5)
         ledger.update_batch(batch_id, data_md5_after=md5)
@@ -427,4 +535,3 @@ def write_report(ws: Workspace, params: Params, batch_id: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_batch(batch, requests, evaluation, scratch / "retain_grid.png", params.registry.model_name))
     return path
-

@@ -16,18 +16,25 @@ from rich.table import Table
 from components.errors import BadInputError, ForgetflowError
 from flows import workspace as workspaces
 
-app = typer.Typer(help="Make image-to-image models forget data on request, and prove it.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="Make image-to-image models forget data on request, and prove it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 console = Console()
 err_console = Console(stderr=True)
-WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", "-w", envvar="FORGETFLOW_WORKSPACE",
-                                                      help="Workspace directory (default: current directory).")]
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", envvar="FORGETFLOW_WORKSPACE", help="Workspace directory (default: current directory)."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (JSON on stdout).")]
 # how `request` and `contains` name samples
 SampleOpt = Annotated[list[str] | None, typer.Option("--sample", help="Sample id (repeatable).", show_default=False)]
 SamplesFileOpt = Annotated[Path | None, typer.Option(help="File with one sample id per line.")]
-SubjectOpt = Annotated[list[str] | None, typer.Option("--subject", help="Data owner id: all their samples (repeatable).",
-                                                      show_default=False)]
+SubjectOpt = Annotated[
+    list[str] | None, typer.Option("--subject", help="Data owner id: all their samples (repeatable).", show_default=False)
+]
 LabelOpt = Annotated[str | None, typer.Option("--label", help="A whole class, by name or index.")]
 
 
@@ -43,6 +50,7 @@ def main(workspace: WorkspaceOpt = None) -> None:
 def command(*args, **kwargs):
     """app.command, plus: a ForgetflowError becomes one red line on stderr and exit code 1
     (2 when the input itself is bad, as for usage errors)."""
+
     def register(fn):
         @functools.wraps(fn)
         def wrapper(*a, **kw):
@@ -51,7 +59,9 @@ def command(*args, **kwargs):
             except ForgetflowError as exc:
                 err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
                 raise typer.Exit(2 if isinstance(exc, BadInputError) else 1) from None
+
         return app.command(*args, **kwargs)(wrapper)
+
     return register
 
 
@@ -68,8 +78,10 @@ def _open(ws_path: Path | None):
 
 
 @command()
-def init(directory: Annotated[Path, typer.Argument(help="Directory to turn into a workspace.")],
-         remote: Annotated[str | None, typer.Option(help="DVC remote (directory or URL): promoted batches push there.")] = None) -> None:
+def init(
+    directory: Annotated[Path, typer.Argument(help="Directory to turn into a workspace.")],
+    remote: Annotated[str | None, typer.Option(help="DVC remote (directory or URL): promoted batches push there.")] = None,
+) -> None:
     """Create a workspace: git + DVC repos, params.yaml, dvc.yaml, mlruns/ (idempotent).  Example: forgetflow init /tmp/ws --remote /srv/dvc"""
     ws = workspaces.init(directory)
     if remote is not None:
@@ -80,9 +92,13 @@ def init(directory: Annotated[Path, typer.Argument(help="Directory to turn into 
 
 
 @command()
-def prepare(workspace: WorkspaceOpt = None,
-            source: Annotated[Path | None, typer.Option(help="IDX or ImageFolder directory (default: params data.source, else the Debian package).")] = None,
-            force: Annotated[bool, typer.Option(help="Rebuild even if data/ is up to date.")] = False) -> None:
+def prepare(
+    workspace: WorkspaceOpt = None,
+    source: Annotated[
+        Path | None, typer.Option(help="IDX or ImageFolder directory (default: params data.source, else the Debian package).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even if data/ is up to date.")] = False,
+) -> None:
     """Materialise data/ (PNG per sample + manifest.csv) and `dvc add` it.  Example: forgetflow prepare"""
     from flows.prepare import prepare as run_prepare
 
@@ -103,8 +119,10 @@ def train_featurenet(workspace: WorkspaceOpt = None) -> None:
 
 
 @command()
-def train(workspace: WorkspaceOpt = None,
-          family: Annotated[str, typer.Option(help="mae (stage train_base) or conv-ae (stage train_conv_ae).")] = "mae") -> None:
+def train(
+    workspace: WorkspaceOpt = None,
+    family: Annotated[str, typer.Option(help="mae (stage train_base) or conv-ae (stage train_conv_ae).")] = "mae",
+) -> None:
     """Train a base inpainter, register it in MLflow, alias it champion.  Example: forgetflow train --family mae"""
     from flows import train_base
 
@@ -143,10 +161,17 @@ def status(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @command()
-def demo(workspace: WorkspaceOpt = None,
-         scenario: Annotated[str, typer.Option(help="default: a class, a subject and two samples; memorise: some subjects' "
-                                                    "images recur in the training data and one of them asks to be forgotten "
-                                                    "(a workspace of its own).")] = "default") -> None:
+def demo(
+    workspace: WorkspaceOpt = None,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help="default: a class, a subject and two samples; memorise: some subjects' "
+            "images recur in the training data and one of them asks to be forgotten "
+            "(a workspace of its own)."
+        ),
+    ] = "default",
+) -> None:
     """prepare -> train -> request -> deletion batch -> trace (skips what is done).  Example: forgetflow demo --scenario memorise"""
     from flows import demo as demos
 
@@ -174,9 +199,16 @@ def request(
         result = ledgers.file_request(book, data.read_manifest(ws.data_dir), kind, selector, reason, params.batch.deadline_days)
     r = result.request
     if as_json:
-        _emit({"request_id": r.id if r else None, "created": result.created, "status": r.status if r else "forgotten",
-               "n_samples": len(r.sample_ids) if r else 0, "due_at": r.due_at if r else None,
-               "forgotten_by": list(result.forgotten_by)})
+        _emit(
+            {
+                "request_id": r.id if r else None,
+                "created": result.created,
+                "status": r.status if r else "forgotten",
+                "n_samples": len(r.sample_ids) if r else 0,
+                "due_at": r.due_at if r else None,
+                "forgotten_by": list(result.forgotten_by),
+            }
+        )
     else:
         console.print(result.message() + (f"; due {r.due_at[:10]}" if r and result.created else ""), highlight=False)
 
@@ -199,9 +231,11 @@ def _selector(sample, samples_file, subject, label) -> tuple[str, list[str]]:
 
 
 @command("requests")
-def list_requests(workspace: WorkspaceOpt = None,
-                  status: Annotated[str | None, typer.Option(help="pending|processing|done|rejected|failed")] = None,
-                  as_json: JsonOpt = False) -> None:
+def list_requests(
+    workspace: WorkspaceOpt = None,
+    status: Annotated[str | None, typer.Option(help="pending|processing|done|rejected|failed")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """List deletion requests with their due dates (at risk / overdue).  Example: forgetflow requests --status pending"""
     from dataclasses import asdict
     from datetime import datetime
@@ -225,10 +259,12 @@ def list_requests(workspace: WorkspaceOpt = None,
 
 
 @command()
-def run(workspace: WorkspaceOpt = None,
-        method: Annotated[str | None, typer.Option(help="encoder-noise | encoder-noise-proxy (default: params)")] = None,
-        max_requests: Annotated[int | None, typer.Option(help="Pending requests per batch (default: params).")] = None,
-        as_json: JsonOpt = False) -> None:
+def run(
+    workspace: WorkspaceOpt = None,
+    method: Annotated[str | None, typer.Option(help="encoder-noise | encoder-noise-proxy (default: params)")] = None,
+    max_requests: Annotated[int | None, typer.Option(help="Pending requests per batch (default: params).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Run one deletion batch as a Prefect flow.  Example: forgetflow run --method encoder-noise"""
     from flows import runs
 
@@ -247,18 +283,22 @@ def run(workspace: WorkspaceOpt = None,
         console.print("no pending requests: nothing to do")
     else:
         colour = {"promoted": "green", "needs_review": "yellow"}.get(outcome.status, "red")
-        console.print(f"{outcome.batch_id}: [{colour}]{outcome.status}[/{colour}]"
-                      + (f", model v{outcome.model_version}" if outcome.model_version else "")
-                      + (f"; report {outcome.report}" if outcome.report else ""))
+        console.print(
+            f"{outcome.batch_id}: [{colour}]{outcome.status}[/{colour}]"
+            + (f", model v{outcome.model_version}" if outcome.model_version else "")
+            + (f"; report {outcome.report}" if outcome.report else "")
+        )
     if outcome.status == "failed":
         err_console.print(f"[red]error:[/red] {outcome.error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 
 @command()
-def serve(workspace: WorkspaceOpt = None,
-          cron: Annotated[str | None, typer.Option(help="Cron expression, UTC (default: params schedule.cron).")] = None,
-          interval: Annotated[float | None, typer.Option(help="Seconds between scheduled runs (instead of cron).")] = None) -> None:
+def serve(
+    workspace: WorkspaceOpt = None,
+    cron: Annotated[str | None, typer.Option(help="Cron expression, UTC (default: params schedule.cron).")] = None,
+    interval: Annotated[float | None, typer.Option(help="Seconds between scheduled runs (instead of cron).")] = None,
+) -> None:
     """Serve deletion batches on a schedule (a Prefect deployment) until Ctrl-C.  Example: forgetflow serve --cron "0 3 * * *" """
     import signal
     import sys
@@ -275,17 +315,23 @@ def serve(workspace: WorkspaceOpt = None,
         _check_cron(cron)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background (SIGINT ignored)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (finally blocks) from the first moment
-    with workspaces.file_lock(ws.state_dir / "serve.lock", 0, lambda pid: ForgetflowError(
-            f"{ws.root} is already served by pid {pid}; stop it first (Ctrl-C or kill {pid})")):
+    with workspaces.file_lock(
+        ws.state_dir / "serve.lock",
+        0,
+        lambda pid: ForgetflowError(f"{ws.root} is already served by pid {pid}; stop it first (Ctrl-C or kill {pid})"),
+    ):
         try:
             with prefect_server.api(ws) as url:
                 from flows import service
 
                 deployment = f"{service.FLOW_NAME}/{service.deployment_name(ws)}"
-                console.print(f"serving [bold]{deployment}[/bold] "
-                              + (f"every {interval:g} s" if interval else f"on cron '{cron}' (UTC)")
-                              + f" on the Prefect API {url}\nrun one now: prefect deployment run '{deployment}'"
-                              + "\nCtrl-C stops (a running batch finishes first)", highlight=False)
+                console.print(
+                    f"serving [bold]{deployment}[/bold] "
+                    + (f"every {interval:g} s" if interval else f"on cron '{cron}' (UTC)")
+                    + f" on the Prefect API {url}\nrun one now: prefect deployment run '{deployment}'"
+                    + "\nCtrl-C stops (a running batch finishes first)",
+                    highlight=False,
+                )
                 service.serve(ws, url, cron, interval)
         except KeyboardInterrupt:
             pass
@@ -304,9 +350,12 @@ def _check_cron(expr: str) -> None:
 
 
 @command()
-def trace(ref: Annotated[str, typer.Argument(help="Version number or alias.")] = "champion",
-          workspace: WorkspaceOpt = None, as_json: JsonOpt = False,
-          from_registry: Annotated[bool, typer.Option("--registry", help="Read MLflow itself, not the ledger's mirror of it.")] = False) -> None:
+def trace(
+    ref: Annotated[str, typer.Argument(help="Version number or alias.")] = "champion",
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+    from_registry: Annotated[bool, typer.Option("--registry", help="Read MLflow itself, not the ledger's mirror of it.")] = False,
+) -> None:
     """Lineage: version -> parent -> ... -> base.  Example: forgetflow trace champion"""
     from flows import views
     from flows.status import lineage
@@ -321,10 +370,12 @@ def trace(ref: Annotated[str, typer.Argument(help="Version number or alias.")] =
 
 
 @command()
-def promote(version: Annotated[str, typer.Argument(help="Version number or alias (e.g. challenger).")],
-            workspace: WorkspaceOpt = None,
-            force: Annotated[bool, typer.Option(help="Promote although a gate failed (needs --reason).")] = False,
-            reason: Annotated[str, typer.Option(help="Recorded on the version.")] = "") -> None:
+def promote(
+    version: Annotated[str, typer.Argument(help="Version number or alias (e.g. challenger).")],
+    workspace: WorkspaceOpt = None,
+    force: Annotated[bool, typer.Option(help="Promote although a gate failed (needs --reason).")] = False,
+    reason: Annotated[str, typer.Option(help="Recorded on the version.")] = "",
+) -> None:
     """Make a version champion (recorded).  Example: forgetflow promote challenger --force --reason "reviewed grids" """
     from flows import runs
     from flows.registry_ops import promote_version
@@ -336,8 +387,7 @@ def promote(version: Annotated[str, typer.Argument(help="Version number or alias
 
 
 @command()
-def rollback(workspace: WorkspaceOpt = None,
-             reason: Annotated[str, typer.Option(help="Recorded on the versions.")] = "") -> None:
+def rollback(workspace: WorkspaceOpt = None, reason: Annotated[str, typer.Option(help="Recorded on the versions.")] = "") -> None:
     """champion <- previous-champion (forgotten data stays forgotten).  Example: forgetflow rollback --reason "bad outputs" """
     from flows.registry_ops import rollback as run_rollback
 
@@ -371,15 +421,21 @@ def contains(
     else:
         console.print(f"{answer['n_samples']} sample(s) asked for ({answer['n_forgotten']} forgotten by a promoted batch)")
         console.print(views.contains_table(answer))
-        console.print("[red]a served alias still contains them: " + ", ".join(answer["serving_contains"]) + "[/red]"
-                      if answer["serving_contains"] else "[green]no served alias contains them[/green]")
+        console.print(
+            "[red]a served alias still contains them: " + ", ".join(answer["serving_contains"]) + "[/red]"
+            if answer["serving_contains"]
+            else "[green]no served alias contains them[/green]"
+        )
     if answer["serving_contains"]:
         raise typer.Exit(1)
 
 
 @command()
-def purge(batch_id: Annotated[str | None, typer.Argument(help="A promoted batch (default: every unpurged one).")] = None,
-          workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+def purge(
+    batch_id: Annotated[str | None, typer.Argument(help="A promoted batch (default: every unpurged one).")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Delete forgotten data from the DVC cache/remote and tainted weights everywhere.  Example: forgetflow purge batch-000001"""
     from dataclasses import asdict
 
@@ -396,11 +452,13 @@ def purge(batch_id: Annotated[str | None, typer.Argument(help="A promoted batch 
 
 
 @command()
-def certificate(batch_id: Annotated[str | None, typer.Argument(help="A finished batch.")] = None,
-                workspace: WorkspaceOpt = None,
-                out: Annotated[Path | None, typer.Option(help="Write here: .json, or .html for a person to read.")] = None,
-                verify: Annotated[Path | None, typer.Option(help="Re-check every hash of a certificate (.json).")] = None,
-                as_json: JsonOpt = False) -> None:
+def certificate(
+    batch_id: Annotated[str | None, typer.Argument(help="A finished batch.")] = None,
+    workspace: WorkspaceOpt = None,
+    out: Annotated[Path | None, typer.Option(help="Write here: .json, or .html for a person to read.")] = None,
+    verify: Annotated[Path | None, typer.Option(help="Re-check every hash of a certificate (.json).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Deletion certificate: hashes, versions, gates, purge; no pixels.  Example: forgetflow certificate batch-000001 --out cert.html"""
     from flows.compliance import certificate as certificates
 
@@ -424,10 +482,12 @@ def certificate(batch_id: Annotated[str | None, typer.Argument(help="A finished 
 
 
 @command()
-def events(workspace: WorkspaceOpt = None,
-           request_id: Annotated[str | None, typer.Option("--request", help="One request (and its batches).")] = None,
-           batch_id: Annotated[str | None, typer.Option("--batch", help="One batch.")] = None,
-           as_json: JsonOpt = False) -> None:
+def events(
+    workspace: WorkspaceOpt = None,
+    request_id: Annotated[str | None, typer.Option("--request", help="One request (and its batches).")] = None,
+    batch_id: Annotated[str | None, typer.Option("--batch", help="One batch.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """The ledger's audit trail.  Example: forgetflow events --request req-000001"""
     from components import ledger as ledgers
 
@@ -449,16 +509,20 @@ def events(workspace: WorkspaceOpt = None,
 
 
 @command()
-def reject(batch_id: Annotated[str, typer.Argument(help="A needs_review batch.")],
-           workspace: WorkspaceOpt = None,
-           reason: Annotated[str, typer.Option(help="Why (kept in the ledger and on the version).")] = "") -> None:
+def reject(
+    batch_id: Annotated[str, typer.Argument(help="A needs_review batch.")],
+    workspace: WorkspaceOpt = None,
+    reason: Annotated[str, typer.Option(help="Why (kept in the ledger and on the version).")] = "",
+) -> None:
     """Refuse a needs_review batch: its requests go back to pending.  Example: forgetflow reject batch-000002 --reason "grids look wrong" """
     from flows.transaction import reject as run_reject
 
     ws, params = _open(workspace)
     batch = run_reject(ws, params, batch_id, reason)
-    console.print(f"{batch.id}: rejected; requests {', '.join(batch.request_ids)} are pending again (or failed after "
-                  f"{params.batch.max_attempts} attempts)")
+    console.print(
+        f"{batch.id}: rejected; requests {', '.join(batch.request_ids)} are pending again (or failed after "
+        f"{params.batch.max_attempts} attempts)"
+    )
 
 
 @command()
@@ -474,8 +538,9 @@ def audit(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
         _emit([asdict(f) for f in findings])
     else:
         for f in findings:
-            console.print(f"{'[green]ok[/]    ' if f.ok else '[bold red]FAILED[/]'} {f.part}: {f.detail}", highlight=False,
-                          soft_wrap=True)
+            console.print(
+                f"{'[green]ok[/]    ' if f.ok else '[bold red]FAILED[/]'} {f.part}: {f.detail}", highlight=False, soft_wrap=True
+            )
     failed = [f.part for f in findings if not f.ok]
     if failed:
         raise ForgetflowError(f"audit failed: {', '.join(failed)}")
@@ -494,8 +559,9 @@ def reindex(workspace: WorkspaceOpt = None) -> None:
 
 
 @command()
-def checkout(rev: Annotated[str, typer.Argument(help="git revision whose data.dvc to restore.")],
-             workspace: WorkspaceOpt = None) -> None:
+def checkout(
+    rev: Annotated[str, typer.Argument(help="git revision whose data.dvc to restore.")], workspace: WorkspaceOpt = None
+) -> None:
     """Restore data/ at a git revision (refused for versions a purge removed).  Example: forgetflow checkout HEAD"""
     from flows.compliance.purge import checkout_data
 

@@ -20,8 +20,7 @@ from flows.workspace import UNLEARNED_DIR, Workspace, commit, git, unlearned_pat
 
 FORGOTTEN_COLUMNS = ("sample_id", "request_id", "batch_id")
 CACHE_LISTING, PARTIAL = "cache_before.txt", "backup.partial"
-POINTERS = ("data.dvc", "forgotten.csv", "models/unlearned.dvc", "models/.gitignore", ".gitignore",
-            f"data/{data.MANIFEST_NAME}")
+POINTERS = ("data.dvc", "forgotten.csv", "models/unlearned.dvc", "models/.gitignore", ".gitignore", f"data/{data.MANIFEST_NAME}")
 
 
 def tag_for(batch_id: str) -> str:
@@ -30,17 +29,22 @@ def tag_for(batch_id: str) -> str:
 
 def is_committed(ws: Workspace, batch_id: str) -> bool:
     return (ws.batch_dir(batch_id) / "committed.json").is_file() or (
-        git(ws.root, "rev-parse", "-q", "--verify", f"refs/tags/{tag_for(batch_id)}") is not None)
+        git(ws.root, "rev-parse", "-q", "--verify", f"refs/tags/{tag_for(batch_id)}") is not None
+    )
 
 
-def commit_data(ws: Workspace, batch_id: str, removed: list[str], tombstones: list[tuple[str, str]], checkpoint: Path,
-                message: str) -> str:
+def commit_data(
+    ws: Workspace, batch_id: str, removed: list[str], tombstones: list[tuple[str, str]], checkpoint: Path, message: str
+) -> str:
     """Remove `removed` from data/, add the batch's checkpoint to models/unlearned/, re-add both to
     DVC, commit + tag in git."""
     scratch = ws.batch_dir(batch_id)
     _back_up(ws, scratch / "backup")
     digest = json.loads(checkpoint.with_suffix(".json").read_text())["weights_sha256"]
-    copies = [(checkpoint, ws.root / unlearned_paths(digest)[0]), (checkpoint.with_suffix(".json"), ws.root / unlearned_paths(digest)[1])]
+    copies = [
+        (checkpoint, ws.root / unlearned_paths(digest)[0]),
+        (checkpoint.with_suffix(".json"), ws.root / unlearned_paths(digest)[1]),
+    ]
     _write_whole(scratch / "copied.txt", "".join(f"{target}\n" for _, target in copies))  # journal first: undo removes them
     for source, target in copies:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -34,8 +34,11 @@ def extract(ws: Workspace, params: Params, batch_id: str) -> Path:
 def validate(ws: Workspace, params: Params, batch_id: str) -> Path:
     report_path, report = steps.validate(ws, params, batch_id)
     if not report.success:
-        create_markdown_artifact(key=f"{batch_id}-validation", markdown=f"# {batch_id}: validation failed\n\n{report.summary()}\n",
-                                 description="Great Expectations failures")
+        create_markdown_artifact(
+            key=f"{batch_id}-validation",
+            markdown=f"# {batch_id}: validation failed\n\n{report.summary()}\n",
+            description="Great Expectations failures",
+        )
         raise DataValidationError(f"validation failed: {report.summary()}")
     return report_path
 
@@ -62,9 +65,12 @@ def promote(ws: Workspace, params: Params, batch_id: str, version: int, evaluati
     promoted = steps.promote(ws, params, batch_id, version, evaluation)
     gates = json.loads(evaluation.read_text())["gates"]
     rows = "".join(f"| {g['name']} | {g['detail']} |\n" for g in gates)
-    create_markdown_artifact(key=batch_id, description=f"deletion batch {batch_id}: the gates",
-                             markdown=f"# {batch_id}: v{version} {'promoted' if promoted else 'needs review'}\n\n"
-                                      f"| gate | verdict |\n|---|---|\n{rows}")
+    create_markdown_artifact(
+        key=batch_id,
+        description=f"deletion batch {batch_id}: the gates",
+        markdown=f"# {batch_id}: v{version} {'promoted' if promoted else 'needs review'}\n\n"
+        f"| gate | verdict |\n|---|---|\n{rows}",
+    )
     return promoted
 
 

@@ -35,7 +35,9 @@ def run(ws: Workspace, params: Params, scenario: str, out: Console) -> None:
     phases: dict[str, float] = {}
     with _phase(out, phases, "prepare", "1. prepare data"):
         result = prepare(ws, params)
-        out.print(f"data/ {'up to date' if result.skipped else 'materialised'}: {result.n_samples} samples, md5 {result.data_md5}")
+        out.print(
+            f"data/ {'up to date' if result.skipped else 'materialised'}: {result.n_samples} samples, md5 {result.data_md5}"
+        )
     with _phase(out, phases, "train", "2. train base model"):
         if not has_champion(ws, params):
             dvc_repo.run(ws, "repro", "train_base", stream=True)
@@ -48,7 +50,12 @@ def run(ws: Workspace, params: Params, scenario: str, out: Console) -> None:
         out.print(views.status_table(ws, params))
     with _phase(out, phases, "requests", "4. deletion requests"):
         _file_requests(ws, scenario, out)
-    with _phase(out, phases, "batch", "5. deletion batch (Prefect flow: extract -> validate -> unlearn -> evaluate -> register -> promote -> commit data)"):
+    with _phase(
+        out,
+        phases,
+        "batch",
+        "5. deletion batch (Prefect flow: extract -> validate -> unlearn -> evaluate -> register -> promote -> commit data)",
+    ):
         outcome = runs.batch(ws, params, say=out.print)
     if outcome.report and outcome.report.is_file():
         from rich.markdown import Markdown
@@ -63,8 +70,10 @@ def run(ws: Workspace, params: Params, scenario: str, out: Console) -> None:
         out.print(line, highlight=False, soft_wrap=True)
     demo_record(ws, scenario, phases, outcome if outcome.status != "idle" else None)
     out.print(f"this run's record: {ws.reports_dir / 'demo.json'}")
-    out.print(f"next: forgetflow requests · forgetflow trace · forgetflow rollback · "
-              f"mlflow ui --backend-store-uri {tracking_uri(ws.root)}")
+    out.print(
+        f"next: forgetflow requests · forgetflow trace · forgetflow rollback · "
+        f"mlflow ui --backend-store-uri {tracking_uri(ws.root)}"
+    )
 
 
 def has_champion(ws: Workspace, params: Params) -> bool:

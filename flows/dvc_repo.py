@@ -134,9 +134,16 @@ def push(ws: Workspace) -> tuple[int, str] | None:
 
 def commit_pointers(ws: Workspace, message: str) -> None:
     """Commit the pointer files a `dvc repro`/`dvc add`/purge changed (and only those) in git."""
-    paths = [p for p in ("dvc.yaml", "dvc.lock", "models/unlearned.dvc", "metrics/featurenet.json", "models/.gitignore")
-             if (ws.root / p).exists()]
-    if paths and git(ws.root, "add", "--", *paths) is not None and git(ws.root, "diff", "--cached", "--quiet", "--", *paths) is None:
+    paths = [
+        p
+        for p in ("dvc.yaml", "dvc.lock", "models/unlearned.dvc", "metrics/featurenet.json", "models/.gitignore")
+        if (ws.root / p).exists()
+    ]
+    if (
+        paths
+        and git(ws.root, "add", "--", *paths) is not None
+        and git(ws.root, "diff", "--cached", "--quiet", "--", *paths) is None
+    ):
         commit(ws.root, message, paths=paths)
 
 
@@ -161,7 +168,7 @@ def files_under(root: Path) -> Iterator[tuple[str, str]]:
     Path.rglob / os.path.relpath per file cost 1-1.5 s at 70,000 files, this 0.1 s."""
     top = str(root)
     for directory, _, names in os.walk(top):
-        prefix = directory[len(top) + 1:]
+        prefix = directory[len(top) + 1 :]
         for name in names:
             yield (f"{prefix}/{name}" if prefix else name), os.path.join(directory, name)
 
@@ -199,8 +206,9 @@ def commit_removal(ws: Workspace, removed: set[str], rewritten: set[str]) -> str
             new.add(tuple(relpath.split("/")), Meta(size=stats[relpath]["size"]), HashInfo("md5", digest))
         problems = _differences(opened, new, stats, rewritten)
         if problems:
-            raise DataValidationError(f"data/ changed outside this batch ({'; '.join(problems)}); nothing committed "
-                                      "(run `forgetflow audit`)")
+            raise DataValidationError(
+                f"data/ changed outside this batch ({'; '.join(problems)}); nothing committed (run `forgetflow audit`)"
+            )
         new.digest()
         odb.add(new.path, new.fs, new.oid)
         stage = opened.stage.collect(str(ws.data_dvc))[0]

@@ -41,6 +41,7 @@ def refresh_featurenet(ws: Workspace, params: Params, wait: float = 600.0) -> bo
             log.info(purge.purge(ws, params).summary())
             dvc_repo.push(ws)
     with ledgers.Ledger(ws.ledger_path) as book:  # its cost, apart from any batch's (benchmarks/batch_overhead.py)
-        book.event("featurenet", "models/featurenet.pt", "refreshed", retrain_s=retrained,
-                   seconds=round(time.perf_counter() - start, 2))
+        book.event(
+            "featurenet", "models/featurenet.pt", "refreshed", retrain_s=retrained, seconds=round(time.perf_counter() - start, 2)
+        )
     return True

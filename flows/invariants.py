@@ -49,8 +49,9 @@ def _queue(requests: list[ledgers.Request], batches: list[ledgers.Batch]) -> lis
     by_id = {b.id: b for b in batches}
     for r in requests:
         batch = by_id.get(r.batch_id or "")
-        if r.status == "processing" and (batch is None or batch.status not in ("running", "needs_review")
-                                         or r.id not in batch.request_ids):
+        if r.status == "processing" and (
+            batch is None or batch.status not in ("running", "needs_review") or r.id not in batch.request_ids
+        ):
             problems.append(f"{r.id} is processing but no running or reviewed batch holds it")
         if r.status == "done" and (batch is None or batch.status not in ("promoted", "rolled_back")):
             problems.append(f"{r.id} is done but its batch {r.batch_id} was not promoted")
@@ -59,8 +60,13 @@ def _queue(requests: list[ledgers.Request], batches: list[ledgers.Batch]) -> lis
     return problems
 
 
-def _registry(ws: Workspace, params: Params, mirrored: dict[str, dict[str, int]], artifacts: dict[str, provenance.Artifact],
-              tainted: dict[str, list[str]]) -> list[str]:
+def _registry(
+    ws: Workspace,
+    params: Params,
+    mirrored: dict[str, dict[str, int]],
+    artifacts: dict[str, provenance.Artifact],
+    tainted: dict[str, list[str]],
+) -> list[str]:
     """The ledger mirrors MLflow; every version is indexed; no serving alias on tainted, purged,
     missing or corrupt weights."""
     client = registry.connect(ws.root, params.registry.experiment)
@@ -76,7 +82,9 @@ def _registry(ws: Workspace, params: Params, mirrored: dict[str, dict[str, int]]
         for alias, version in current.items():
             artifact_id = provenance.version_id(name, version)
             if alias in SERVING and artifact_id in tainted:
-                problems.append(f"{name}@{alias} serves v{version}, which holds data forgotten by {', '.join(tainted[artifact_id])}")
+                problems.append(
+                    f"{name}@{alias} serves v{version}, which holds data forgotten by {', '.join(tainted[artifact_id])}"
+                )
             weights = registry.check_weights(client, name, version)
             if not weights.servable:
                 problems.append(f"{name}@{alias} v{version}: weights {weights.state} ({weights.detail})")
@@ -101,8 +109,14 @@ def _data(ws: Workspace, tombstones: dict[str, str], batches: list[ledgers.Batch
     if git(ws.root, "status", "--porcelain", "--", "data.dvc", ws.forgotten_file.name):
         problems.append("data.dvc or the forgotten list has uncommitted changes")
     tags = set((git(ws.root, "tag") or "").split())
-    problems += [f"{b.id} was promoted but git has no tag {data_commit.tag_for(b.id)}"
-                 for b in batches if b.status == "promoted" and data_commit.tag_for(b.id) not in tags]
-    problems += [f"{b.id} is {b.status} but its data-commit journal is left behind"
-                 for b in batches if b.status != "running" and any((ws.batch_dir(b.id) / d).exists() for d in ("backup", "trash"))]
+    problems += [
+        f"{b.id} was promoted but git has no tag {data_commit.tag_for(b.id)}"
+        for b in batches
+        if b.status == "promoted" and data_commit.tag_for(b.id) not in tags
+    ]
+    problems += [
+        f"{b.id} is {b.status} but its data-commit journal is left behind"
+        for b in batches
+        if b.status != "running" and any((ws.batch_dir(b.id) / d).exists() for d in ("backup", "trash"))
+    ]
     return problems

@@ -39,7 +39,9 @@ class EvaluateConfig:
 
     def __post_init__(self) -> None:
         if self.reference_bank < 10:
-            raise ValueError(f"evaluate.reference_bank must be >= 10 (the reference averages 10 neighbours), got {self.reference_bank}")
+            raise ValueError(
+                f"evaluate.reference_bank must be >= 10 (the reference averages 10 neighbours), got {self.reference_bank}"
+            )
 
     def masks(self) -> dict[str, tuple[str, int]]:
         return {"centre": ("centre", self.centre_hole), "border": ("border", self.border_width)}
@@ -52,9 +54,9 @@ PURGE_MODES = ("auto", "manual")
 class BatchConfig:
     max_requests: int = 100
     max_forget_fraction: float = 0.2  # validation stops a batch that would forget more of the train split
-    max_attempts: int = 3             # a request that fails (or is rejected) this many times becomes `failed`
-    purge: str = "auto"               # auto: purge right after promotion; manual: `forgetflow purge`
-    deadline_days: float = 30.0       # a request is due this long after it is filed (GDPR Art. 12(3): one month)
+    max_attempts: int = 3  # a request that fails (or is rejected) this many times becomes `failed`
+    purge: str = "auto"  # auto: purge right after promotion; manual: `forgetflow purge`
+    deadline_days: float = 30.0  # a request is due this long after it is filed (GDPR Art. 12(3): one month)
 
     def __post_init__(self) -> None:
         if self.purge not in PURGE_MODES:
@@ -68,7 +70,7 @@ class RegistryConfig:
     model_name: str = "forgetflow-mae"
     conv_ae_model_name: str = "forgetflow-convae"
     experiment: str = "forgetflow"
-    challenger_serves: bool = False   # true: `contains` and purge treat `challenger` as served too
+    challenger_serves: bool = False  # true: `contains` and purge treat `challenger` as served too
 
 
 @dataclass(frozen=True)
@@ -86,14 +88,27 @@ class Params:
     schedule: ScheduleConfig
 
 
-_SECTIONS = {"data": DataConfig, "featurenet": FeatureNetRecipe, "mae": MAEConfig, "conv_ae": ConvAEConfig, "train": FitConfig,
-             "evaluate": EvaluateConfig, "registry": RegistryConfig, "unlearn": UnlearnConfig, "gates": GateConfig,
-             "batch": BatchConfig, "schedule": ScheduleConfig}
+_SECTIONS = {
+    "data": DataConfig,
+    "featurenet": FeatureNetRecipe,
+    "mae": MAEConfig,
+    "conv_ae": ConvAEConfig,
+    "train": FitConfig,
+    "evaluate": EvaluateConfig,
+    "registry": RegistryConfig,
+    "unlearn": UnlearnConfig,
+    "gates": GateConfig,
+    "batch": BatchConfig,
+    "schedule": ScheduleConfig,
+}
 
 # params.yaml key -> config field name, or (a sub-section) a nested Layout. A section not in _LAYOUTS is flat: key = field.
 Layout = dict[str, Any]
 UNLEARN_LAYOUT: Layout = {
-    "method": "method", "alpha": "alpha", "retain_samples": "retain_samples", "seed": "seed",
+    "method": "method",
+    "alpha": "alpha",
+    "retain_samples": "retain_samples",
+    "seed": "seed",
     "optimizer": {k: k for k in ("blr", "batch_size", "weight_decay", "warmup_fraction", "grad_clip")},
     "budget": {k: k for k in ("forget_passes", "min_steps", "max_steps")},
     "stopping": {k: k for k in ("check_every", "stop_gap", "stop_plateau", "patience", "max_retain_drop_pct")},
@@ -101,9 +116,15 @@ UNLEARN_LAYOUT: Layout = {
 }
 _LAYOUTS: dict[str, Layout] = {"unlearn": UNLEARN_LAYOUT}
 # UnlearnConfig field <- `train:` key: the retrain oracle trains with the base recipe, never a copy of it
-RETRAIN_FROM_TRAIN = {"retrain_epochs": "epochs", "retrain_lr": "lr", "retrain_batch_size": "batch_size",
-                      "retrain_weight_decay": "weight_decay", "retrain_warmup_epochs": "warmup_epochs",
-                      "retrain_grad_clip": "grad_clip", "retrain_cosine": "cosine"}
+RETRAIN_FROM_TRAIN = {
+    "retrain_epochs": "epochs",
+    "retrain_lr": "lr",
+    "retrain_batch_size": "batch_size",
+    "retrain_weight_decay": "weight_decay",
+    "retrain_warmup_epochs": "warmup_epochs",
+    "retrain_grad_clip": "grad_clip",
+    "retrain_cosine": "cosine",
+}
 
 
 def _layout_of(name: str) -> Layout:
@@ -121,12 +142,16 @@ def _paths(layout: Layout, prefix: str) -> dict[str, str]:
 
 # keys a newer release moved or renamed, so an older workspace's params.yaml fails with the fix in the message:
 # the flat `unlearn:` keys went into its sub-sections (each old key is the field's name)
-RENAMED = {("unlearn", "max_retain_drift"): "unlearn.stopping.max_retain_drop_pct",  # latent drift -> the gate's PSNR unit
-           **{("unlearn", field): path for field, path in _paths(UNLEARN_LAYOUT, "unlearn").items() if path.count(".") > 1}}
+RENAMED = {
+    ("unlearn", "max_retain_drift"): "unlearn.stopping.max_retain_drop_pct",  # latent drift -> the gate's PSNR unit
+    **{("unlearn", field): path for field, path in _paths(UNLEARN_LAYOUT, "unlearn").items() if path.count(".") > 1},
+}
 # keys a newer release dropped, with the reason
-REMOVED = {("gates", "class_accuracy_slack"): "the recognisability gate could not fail on this data (no base ever did); "
-                                              "recognisability is reported, not gated: delete the line",
-           **{("unlearn", field): "the retrain oracle trains with the `train:` recipe: delete the line" for field in RETRAIN_FROM_TRAIN}}
+REMOVED = {
+    ("gates", "class_accuracy_slack"): "the recognisability gate could not fail on this data (no base ever did); "
+    "recognisability is reported, not gated: delete the line",
+    **{("unlearn", field): "the retrain oracle trains with the `train:` recipe: delete the line" for field in RETRAIN_FROM_TRAIN},
+}
 
 
 TEMPLATE = Path(__file__).with_name("templates") / "params.yaml"
@@ -151,7 +176,9 @@ def load_params(path: Path) -> Params:
     bad = [name for name in _SECTIONS if not isinstance(raw.get(name) or {}, dict)]
     if bad:
         raise ParamsError(f"{path}: section {bad[0]!r} must be a mapping of keys to values, not {type(raw[bad[0]]).__name__}")
-    values = {name: _values(path, name, _layout_of(name), get_type_hints(cls), raw.get(name) or {}) for name, cls in _SECTIONS.items()}
+    values = {
+        name: _values(path, name, _layout_of(name), get_type_hints(cls), raw.get(name) or {}) for name, cls in _SECTIONS.items()
+    }
     values["unlearn"].update({field: values["train"][key] for field, key in RETRAIN_FROM_TRAIN.items()})
     return Params(**{name: _build(path, name, cls, values[name]) for name, cls in _SECTIONS.items()})
 
@@ -165,15 +192,20 @@ def _values(path: Path, where: str, layout: Layout, types: dict[str, type], valu
     if missing:  # a workspace's params.yaml is its record (DVC tracks it): nothing it runs may come from code
         shipped = _shipped(where)
         lines = ", ".join(f"{k}: {json.dumps(shipped[k])}" for k in missing if k in shipped)
-        raise ParamsError(f"{path}: section {where!r} lacks {missing}: every key is set in params.yaml"
-                          + (f"; the shipped values: {lines}" if lines else "") + " (flows/templates/params.yaml)")
+        raise ParamsError(
+            f"{path}: section {where!r} lacks {missing}: every key is set in params.yaml"
+            + (f"; the shipped values: {lines}" if lines else "")
+            + " (flows/templates/params.yaml)"
+        )
     out: dict[str, Any] = {}
     for key, target in layout.items():
         value = values[key]
         if isinstance(target, dict):
             value = {} if value is None else value  # `budget:` with nothing under it: its keys are missing
             if not isinstance(value, dict):
-                raise ParamsError(f"{path}: section '{where}.{key}' must be a mapping of keys to values, not {type(value).__name__}")
+                raise ParamsError(
+                    f"{path}: section '{where}.{key}' must be a mapping of keys to values, not {type(value).__name__}"
+                )
             out.update(_values(path, f"{where}.{key}", target, types, value))
             continue
         expected = types[target]
@@ -197,8 +229,9 @@ def _hints(where: str, unknown: list[str]) -> str:
     for k in unknown:
         if (where, k) in REMOVED:
             removed.setdefault(REMOVED[where, k], []).append(f"{where}.{k}")
-    return ((f"; {', '.join(moved)} (see flows/templates/params.yaml)" if moved else "")
-            + "".join(f"; {', '.join(keys)} {'was' if len(keys) == 1 else 'were'} removed: {why}" for why, keys in removed.items()))
+    return (f"; {', '.join(moved)} (see flows/templates/params.yaml)" if moved else "") + "".join(
+        f"; {', '.join(keys)} {'was' if len(keys) == 1 else 'were'} removed: {why}" for why, keys in removed.items()
+    )
 
 
 def _shipped(where: str) -> dict[str, Any]:

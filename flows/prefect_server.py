@@ -50,11 +50,15 @@ def api(ws: Workspace) -> Iterator[str]:
     log_path = ws.state_dir / "prefect-server.log"
     ws.state_dir.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
-                                 "--port", str(port)],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=tool_env(), start_new_session=True,
-                                preexec_fn=die_with_parent if sys.platform.startswith("linux") else None)
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=tool_env(),
+            start_new_session=True,
+            preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,
+        )
     try:
         wait_healthy(url, proc, log_path)
         os.environ["PREFECT_API_URL"] = url
@@ -92,8 +96,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_healthy(url: str, proc: subprocess.Popen | None = None, log_path: Path | None = None,
-                 timeout: float = STARTUP_TIMEOUT_S) -> None:
+def wait_healthy(
+    url: str, proc: subprocess.Popen | None = None, log_path: Path | None = None, timeout: float = STARTUP_TIMEOUT_S
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

@@ -19,7 +19,9 @@ def promote_version(ws: Workspace, params: Params, ref: str, force: bool, reason
     version = registry.resolve_version(client, name, ref)
     tags = client.get_model_version(name, str(version)).tags
     if tags.get("gates_passed") == "false" and not (force and reason):
-        raise RegistryError(f"v{version} failed its gates ({tags.get('gates', '?')}); use --force --reason TEXT to promote anyway")
+        raise RegistryError(
+            f"v{version} failed its gates ({tags.get('gates', '?')}); use --force --reason TEXT to promote anyway"
+        )
     taint.refuse_if_tainted(ws, name, version)
     why = f"manual promote: {reason or 'gates passed'}" + (" (forced)" if force else "")
     batch = transaction.pending_review(ws, tags.get("deletion_batch_id"))
@@ -37,8 +39,10 @@ def rollback(ws: Workspace, params: Params, reason: str) -> tuple[int, int]:
     name = params.registry.model_name
     target = registry.aliases(client, name).get(registry.PREVIOUS)
     if target is None:
-        raise RegistryError(f"{name}: nothing to roll back to (no {registry.PREVIOUS!r} alias: it is removed when a batch "
-                            "forgets data the older versions saw)")
+        raise RegistryError(
+            f"{name}: nothing to roll back to (no {registry.PREVIOUS!r} alias: it is removed when a batch "
+            "forgets data the older versions saw)"
+        )
     taint.refuse_if_tainted(ws, name, target)
     with transaction.batch_lock(ws):
         demoted, restored = registry.rollback(client, name, reason or "manual rollback")

@@ -19,8 +19,14 @@ from flows.workspace import Workspace
 Say = Callable[[str], object]
 
 
-def batch(ws: Workspace, params: Params, method: str | None = None, max_requests: int | None = None,
-          say: Say = print, quiet: bool = False):
+def batch(
+    ws: Workspace,
+    params: Params,
+    method: str | None = None,
+    max_requests: int | None = None,
+    say: Say = print,
+    quiet: bool = False,
+):
     """One deletion batch; if promoted, its follow-up. Returns the batch's outcome. `quiet` keeps
     stdout for `--json`: everything the runs print goes to stderr."""
     from flows import prefect_server

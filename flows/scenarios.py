@@ -34,8 +34,10 @@ def apply(ws: Workspace, params: Params, scenario: str, has_champion: bool) -> P
     if scenario == "default" or all(current.values()):  # default: params.yaml as it is; memorise: the user's own counts
         return params
     if has_champion:
-        raise BadInputError(f"this workspace's base was trained without duplicated subjects ({current}); the {scenario} scenario "
-                            f"needs a workspace of its own: forgetflow init DIR && forgetflow -w DIR demo --scenario {scenario}")
+        raise BadInputError(
+            f"this workspace's base was trained without duplicated subjects ({current}); the {scenario} scenario "
+            f"needs a workspace of its own: forgetflow init DIR && forgetflow -w DIR demo --scenario {scenario}"
+        )
     text = ws.params_file.read_text()
     for key, value in MEMORISE.items():
         text, found = re.subn(rf"^(  {key}:\s*)\d+", rf"\g<1>{value}", text, count=1, flags=re.MULTILINE)
@@ -54,5 +56,8 @@ def requests(manifest: list[Sample], scenario: str) -> list[tuple[str, list[str]
     others = [s for s in manifest if s.split == "train" and s.label != label]
     owner = others[0].subject_id
     singles = [s.sample_id for s in others if s.subject_id != owner][:2]
-    return [("label", [str(label)], "demo: forget a whole class"), ("subject", [owner], "demo: a data owner's erasure request"),
-            ("sample", singles, "demo: two images reported by their owners")]
+    return [
+        ("label", [str(label)], "demo: forget a whole class"),
+        ("subject", [owner], "demo: a data owner's erasure request"),
+        ("sample", singles, "demo: two images reported by their owners"),
+    ]

@@ -62,8 +62,12 @@ def scheduled_batch(root: str = "") -> str:
         from flows.follow_up import refresh_featurenet
 
         refresh_featurenet(ws, params)
-    logger.info("%s: %s%s", outcome.batch_id or "no batch", outcome.status,
-                f", model v{outcome.model_version}" if outcome.model_version else "")
+    logger.info(
+        "%s: %s%s",
+        outcome.batch_id or "no batch",
+        outcome.status,
+        f", model v{outcome.model_version}" if outcome.model_version else "",
+    )
     return outcome.status
 
 
@@ -106,11 +110,18 @@ def serve(ws: Workspace, api_url: str, cron: str | None, interval: float | None)
     # Prefect's own SIGTERM handler calls an async stop without awaiting it and can hang (3.8.8);
     # a SIGTERM takes the Ctrl-C path instead: stop polling, let the running batch finish, exit.
     runner.handle_sigterm = lambda *_: signal.raise_signal(signal.SIGINT)
-    runner.add_flow(scheduled_batch, name=name, schedules=[schedule], parameters={"root": str(ws.root)},
-                    entrypoint_type=EntrypointType.MODULE_PATH, tags=["forgetflow"],
-                    description=f"forgetflow deletion batches for {ws.root}")
-    service_state.write(ws, service_state.ServeState(os.getpid(), started.isoformat(), cron, interval, api_url,
-                                                     f"{FLOW_NAME}/{name}"))
+    runner.add_flow(
+        scheduled_batch,
+        name=name,
+        schedules=[schedule],
+        parameters={"root": str(ws.root)},
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        tags=["forgetflow"],
+        description=f"forgetflow deletion batches for {ws.root}",
+    )
+    service_state.write(
+        ws, service_state.ServeState(os.getpid(), started.isoformat(), cron, interval, api_url, f"{FLOW_NAME}/{name}")
+    )
     try:
         with warm_runs.forkserver():
             asyncio.run(runner.start())

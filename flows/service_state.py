@@ -19,7 +19,7 @@ from flows.workspace import Workspace
 @dataclass(frozen=True)
 class ServeState:
     pid: int
-    started_at: str       # also the interval schedule's anchor, so the next run is computable here
+    started_at: str  # also the interval schedule's anchor, so the next run is computable here
     cron: str | None
     interval_s: float | None
     api_url: str
@@ -63,8 +63,15 @@ def describe(ws: Workspace, at: datetime) -> dict[str, Any]:
     state = read(ws)
     if state is None:
         return {"serving": False}
-    return {"serving": True, "pid": state.pid, "cron": state.cron, "interval_s": state.interval_s, "api_url": state.api_url,
-            "deployment": state.deployment, "next_run": state.next_run(at).isoformat(timespec="seconds")}
+    return {
+        "serving": True,
+        "pid": state.pid,
+        "cron": state.cron,
+        "interval_s": state.interval_s,
+        "api_url": state.api_url,
+        "deployment": state.deployment,
+        "next_run": state.next_run(at).isoformat(timespec="seconds"),
+    }
 
 
 def _alive(pid: int) -> bool:

@@ -38,9 +38,12 @@ def summary(ws: Workspace, params: Params, at: datetime | None = None) -> dict[s
         "data_version": ws.data_version(),
         "model": name,
         "aliases": by_alias,
-        "champion": None if champion is None else {
-            "version": champion, **{k: tags.get(champion, {}).get(k) for k in ("stage", "data_dvc_md5", "git_commit",
-                                                                               "deletion_batch_id")}},
+        "champion": None
+        if champion is None
+        else {
+            "version": champion,
+            **{k: tags.get(champion, {}).get(k) for k in ("stage", "data_dvc_md5", "git_commit", "deletion_batch_id")},
+        },
         "weights": {alias: weights_state(ws, artifacts.get(provenance.version_id(name, v))) for alias, v in by_alias.items()},
         "base_metrics": json.loads(metrics_file.read_text()) if metrics_file.is_file() else None,
         "requests": {

@@ -53,11 +53,21 @@ def train_featurenet(ws: Workspace, params: Params) -> dict[str, float]:
     device, generator = pick_device(), seed_everything(cfg.seed)
     net = FeatureNet(FeatureNetConfig(num_classes=int(y.max()) + 1)).to(device)
     net.train()
-    result = training.fit(list(net.parameters()), lambda b: torch.nn.functional.cross_entropy(net(b[0]), b[1]),
-                        lambda _: training.batches((x, y), cfg.batch_size, generator), cfg, device, desc="featurenet")
+    result = training.fit(
+        list(net.parameters()),
+        lambda b: torch.nn.functional.cross_entropy(net(b[0]), b[1]),
+        lambda _: training.batches((x, y), cfg.batch_size, generator),
+        cfg,
+        device,
+        desc="featurenet",
+    )
     recalibrate_batchnorm(net, x, device)
-    metrics = {"test_accuracy": accuracy(predict_batched(net, x_test, device=device), y_test),
-               "final_loss": result.epoch_losses[-1], "seconds": result.seconds, "train_images": len(samples)}
+    metrics = {
+        "test_accuracy": accuracy(predict_batched(net, x_test, device=device), y_test),
+        "final_loss": result.epoch_losses[-1],
+        "seconds": result.seconds,
+        "train_images": len(samples),
+    }
     weights_sha = checkpoint.save(net, ws.models_dir / FEATURENET)
     _write_json(ws.metrics_dir / "featurenet.json", metrics)
     index.index_featurenet(ws, weights_sha, [f"models/{FEATURENET}", "models/featurenet.json"], samples)
@@ -138,8 +148,11 @@ def train_base(ws: Workspace, params: Params, family: str = "mae") -> registry.R
     kind, extent = params.evaluate.masks()["centre"]
     hole = make_mask(kind, x_test.shape[-1], extent)
     metrics.update({f"baseline_{name}_psnr_centre": v for name, v in baselines.baseline_psnr(x, x_test, hole).items()})
-    metrics.update(train_seconds=result.seconds, final_loss=result.epoch_losses[-1],
-                   featurenet_accuracy_ground_truth=accuracy(predict_batched(classifier, x_test, device=device), y_test))
+    metrics.update(
+        train_seconds=result.seconds,
+        final_loss=result.epoch_losses[-1],
+        featurenet_accuracy_ground_truth=accuracy(predict_batched(classifier, x_test, device=device), y_test),
+    )
     weights_sha = checkpoint.save(model, ws.models_dir / f"{spec.stem}.pt")
     metrics_file = _write_json(ws.metrics_dir / f"{spec.stem}.json", metrics)
     grid = save_base_grid(model, x_test, y_test, params, ws.reports_dir / f"{spec.stem}_grid.png")
@@ -163,18 +176,36 @@ def save_base_grid(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, par
     return grids.save_grid(columns, path)
 
 
-def _register_base(ws: Workspace, params: Params, spec: Family, model_config: dict, result: training.FitResult,
-                   metrics: dict[str, float], artifacts: list[Path], weights_sha: str) -> registry.RegisteredVersion:
+def _register_base(
+    ws: Workspace,
+    params: Params,
+    spec: Family,
+    model_config: dict,
+    result: training.FitResult,
+    metrics: dict[str, float],
+    artifacts: list[Path],
+    weights_sha: str,
+) -> registry.RegisteredVersion:
     client = registry.connect(ws.root, params.registry.experiment)
     record = registry.TrainingRecord(
         run_name=f"train_base:{spec.name}",
         checkpoint=ws.models_dir / f"{spec.stem}.pt",
-        params={"family": spec.name, **prefixed("model", model_config), **prefixed("train", asdict(params.train)),
-                **prefixed("data", asdict(params.data)), "device": str(pick_device())},
+        params={
+            "family": spec.name,
+            **prefixed("model", model_config),
+            **prefixed("train", asdict(params.train)),
+            **prefixed("data", asdict(params.data)),
+            "device": str(pick_device()),
+        },
         metrics=metrics,
-        version_tags={"stage": "base", "data_dvc_md5": ws.data_version() or "none", "git_commit": ws.git_commit(),
-                      "params_sha256": params_sha256(ws.params_file), "weights_sha256": weights_sha,
-                      "featurenet_sha256": checkpoint.read_meta(ws.models_dir / FEATURENET)["weights_sha256"]},
+        version_tags={
+            "stage": "base",
+            "data_dvc_md5": ws.data_version() or "none",
+            "git_commit": ws.git_commit(),
+            "params_sha256": params_sha256(ws.params_file),
+            "weights_sha256": weights_sha,
+            "featurenet_sha256": checkpoint.read_meta(ws.models_dir / FEATURENET)["weights_sha256"],
+        },
         epoch_losses=result.epoch_losses,
         artifacts=artifacts,
     )

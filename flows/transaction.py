@@ -53,8 +53,11 @@ class BatchOutcome:
 @contextmanager
 def batch_lock(ws: Workspace, wait: float = 0.0) -> Iterator[None]:
     """One batch per workspace, waiting up to `wait` seconds for it."""
-    with file_lock(ws.state_dir / "batch.lock", wait, lambda pid: BatchBusyError(
-            f"another deletion batch is running in {ws.root} (pid {pid}); wait for it to finish")):
+    with file_lock(
+        ws.state_dir / "batch.lock",
+        wait,
+        lambda pid: BatchBusyError(f"another deletion batch is running in {ws.root} (pid {pid}); wait for it to finish"),
+    ):
         yield
 
 
@@ -127,9 +130,11 @@ def require_servable_parent(params: Params, client) -> None:
         return  # the flow's own "no champion" error says what to do
     check = registry.check_weights(client, name, version)
     if not check.servable:
-        raise RegistryError(f"champion v{version}'s weights are {check.state} ({check.detail}); no request was claimed. "
-                            "Way forward: `forgetflow rollback` to a version whose weights audit ok, or retrain "
-                            "(`dvc repro train_base`)")
+        raise RegistryError(
+            f"champion v{version}'s weights are {check.state} ({check.detail}); no request was claimed. "
+            "Way forward: `forgetflow rollback` to a version whose weights audit ok, or retrain "
+            "(`dvc repro train_base`)"
+        )
 
 
 def commit(ws: Workspace, params: Params, batch_id: str, promoted: bool) -> None:
@@ -170,9 +175,11 @@ def after_promotion(ws: Workspace, params: Params, batch_id: str) -> None:
 
     client = registry.connect(ws.root, params.registry.experiment)
     seconds = {}
-    for part, action in (("aliases", lambda: taint.move_aliases_off_tainted(ws, client)),
-                         ("purge", lambda: purge.purge(ws, params, batch_id) if params.batch.purge == "auto" else None),
-                         ("push", lambda: push(ws, batch_id))):
+    for part, action in (
+        ("aliases", lambda: taint.move_aliases_off_tainted(ws, client)),
+        ("purge", lambda: purge.purge(ws, params, batch_id) if params.batch.purge == "auto" else None),
+        ("push", lambda: push(ws, batch_id)),
+    ):
         start = time.perf_counter()
         try:
             action()

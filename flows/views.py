@@ -17,8 +17,16 @@ from components.locations import tracking_uri
 from flows.params import Params
 from flows.workspace import Workspace
 
-TRACE_KEYS = ("stage", "deletion_batch_id", "n_forget", "data_dvc_md5", "data_dvc_md5_after", "git_commit", "method",
-              "gates_passed")
+TRACE_KEYS = (
+    "stage",
+    "deletion_batch_id",
+    "n_forget",
+    "data_dvc_md5",
+    "data_dvc_md5_after",
+    "git_commit",
+    "method",
+    "gates_passed",
+)
 
 
 def status_table(ws: Workspace, params: Params) -> Table:
@@ -35,30 +43,41 @@ def status_table(ws: Workspace, params: Params) -> Table:
     else:
         table.add_row("champion", f"{info['model']} v{champion['version']}  (models:/{info['model']}@champion)")
         bad = {a: state for a, state in info["weights"].items() if state not in ("ok", "unchecked")}
-        table.add_row("  weights", ", ".join(f"[bold red]{a}: {state}[/]" for a, state in bad.items())
-                      + ("  (forgetflow audit; rollback or retrain)" if bad else "")
-                      or f"champion: {info['weights'].get('champion', 'unchecked')}")
+        table.add_row(
+            "  weights",
+            ", ".join(f"[bold red]{a}: {state}[/]" for a, state in bad.items())
+            + ("  (forgetflow audit; rollback or retrain)" if bad else "")
+            or f"champion: {info['weights'].get('champion', 'unchecked')}",
+        )
         for key in ("stage", "data_dvc_md5", "git_commit"):
             table.add_row(f"  {key}", champion.get(key) or "-")
     metrics = info["base_metrics"]
     if metrics:
         table.add_row("base test PSNR, centre hole", f"{metrics['psnr_centre']:.2f} dB")
         if "baseline_1nn_psnr_centre" in metrics:
-            table.add_row("  baselines: mean image / 1-NN / 10-NN",
-                          " / ".join(f"{metrics[f'baseline_{b}_psnr_centre']:.2f}" for b in ("mean", "1nn", "10nn")) + " dB")
+            table.add_row(
+                "  baselines: mean image / 1-NN / 10-NN",
+                " / ".join(f"{metrics[f'baseline_{b}_psnr_centre']:.2f}" for b in ("mean", "1nn", "10nn")) + " dB",
+            )
         table.add_row("base test PSNR, border", f"{metrics['psnr_border']:.2f} dB")
-        table.add_row("feature-net accuracy (GT / inpainted)",
-                      f"{metrics['featurenet_accuracy_ground_truth']:.3f} / {metrics['accuracy_centre']:.3f}")
+        table.add_row(
+            "feature-net accuracy (GT / inpainted)",
+            f"{metrics['featurenet_accuracy_ground_truth']:.3f} / {metrics['accuracy_centre']:.3f}",
+        )
     queue = info["requests"]
-    table.add_row("requests pending", f"{queue['pending']} ({queue['pending_samples']} samples); processing {queue['processing']}; "
-                                      f"failed {queue['failed']}")
+    table.add_row(
+        "requests pending",
+        f"{queue['pending']} ({queue['pending_samples']} samples); processing {queue['processing']}; failed {queue['failed']}",
+    )
     if queue["oldest_pending"]:
         table.add_row("  oldest pending", f"{queue['oldest_pending']['id']}, filed {queue['oldest_pending']['created_at']}")
     if queue["nearest_deadline"]:
         table.add_row("  nearest deadline", f"{queue['nearest_deadline']['id']}, due {queue['nearest_deadline']['due_at']}")
     if queue["overdue"] or queue["at_risk"]:
-        table.add_row("  [bold red]deadlines[/]", f"[bold red]{len(queue['overdue'])} overdue[/] {', '.join(queue['overdue'][:5])}; "
-                                                 f"{queue['at_risk']} at risk")
+        table.add_row(
+            "  [bold red]deadlines[/]",
+            f"[bold red]{len(queue['overdue'])} overdue[/] {', '.join(queue['overdue'][:5])}; {queue['at_risk']} at risk",
+        )
     if info["needs_review"]:
         table.add_row("needs review", ", ".join(info["needs_review"]) + "  (forgetflow promote challenger / reject)")
     schedule = info["schedule"]
@@ -67,8 +86,10 @@ def status_table(ws: Workspace, params: Params) -> Table:
         table.add_row("schedule", f"served (pid {schedule['pid']}, {every}); next run {schedule['next_run']}")
     else:
         table.add_row("schedule", "not served (forgetflow serve)")
-    table.add_row("  a scheduled run now would", ("run a batch: " if info["next_run_would"]["run"] else "")
-                  + info["next_run_would"]["reason"])
+    table.add_row(
+        "  a scheduled run now would",
+        ("run a batch: " if info["next_run_would"]["run"] else "") + info["next_run_would"]["reason"],
+    )
     grid = ws.reports_dir / "base_grid.png"
     if grid.is_file():
         table.add_row("image grid", str(grid))
@@ -94,14 +115,30 @@ def trace_records(chain: list[LineageEntry]) -> list[dict[str, Any]]:
 def requests_table(rows: list[Request], at: datetime, margin_days: float) -> Table:
     """`forgetflow requests`: fits 80 columns; selectors and versions are in --json."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name, width in (("id", 10), ("kind", 7), ("samples", 7), ("status", 10), ("due", 10), ("deadline", 8),
-                        ("batch", 12), ("selector", None)):
+    for name, width in (
+        ("id", 10),
+        ("kind", 7),
+        ("samples", 7),
+        ("status", 10),
+        ("due", 10),
+        ("deadline", 8),
+        ("batch", 12),
+        ("selector", None),
+    ):
         table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=width)
     colours = {"overdue": "bold red", "at risk": "yellow"}
     for r in rows:
         state = deadline_state(r, at, margin_days)
-        table.add_row(r.id, r.kind, str(len(r.sample_ids)), r.status, r.due_at[:10],
-                      f"[{colours[state]}]{state}[/]" if state in colours else state, r.batch_id or "", ",".join(r.selector))
+        table.add_row(
+            r.id,
+            r.kind,
+            str(len(r.sample_ids)),
+            r.status,
+            r.due_at[:10],
+            f"[{colours[state]}]{state}[/]" if state in colours else state,
+            r.batch_id or "",
+            ",".join(r.selector),
+        )
     return table
 
 
@@ -109,11 +146,21 @@ def contains_table(answer: dict) -> Table:
     """`forgetflow contains`: one row per artifact of flows/compliance/contains.py's answer."""
     table = Table("artifact", "aliases", "trained on", "still holds", "removed by", "forgetting verdicts", "weights")
     for row in answer["artifacts"]:
-        table.add_row(row["artifact"], ",".join(row["aliases"]), str(row["trained_on"]), str(row["holds"]),
-                      ", ".join(f"{b} ({n})" for b, n in row["unlearned_by"].items()) or "-",
-                      "; ".join(f"{name}={v['verdict']}" for found in row["verdicts"].values() for name, v in found.items()
-                                if v["verdict"] not in ("pass", "fail")) or "-",
-                      _weights_state(row))
+        table.add_row(
+            row["artifact"],
+            ",".join(row["aliases"]),
+            str(row["trained_on"]),
+            str(row["holds"]),
+            ", ".join(f"{b} ({n})" for b, n in row["unlearned_by"].items()) or "-",
+            "; ".join(
+                f"{name}={v['verdict']}"
+                for found in row["verdicts"].values()
+                for name, v in found.items()
+                if v["verdict"] not in ("pass", "fail")
+            )
+            or "-",
+            _weights_state(row),
+        )
     return table
 
 

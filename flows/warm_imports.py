@@ -11,12 +11,31 @@ import logging
 # What a batch imports, heaviest first; MLflow's SQL stores import alembic on first use (0.65 s of a
 # run's first registry connection otherwise).
 MODULES = [
-    "torch", "great_expectations", "mlflow", "mlflow.pyfunc", "mlflow.store.tracking.sqlalchemy_store",
-    "mlflow.store.model_registry.sqlalchemy_store", "alembic.command", "alembic.autogenerate",
-    "alembic.runtime.migration", "dvc.repo", "torchmetrics", "matplotlib", "pandas",
-    "flows.service", "flows.deletion_batch", "flows.batch_steps", "flows.compliance.index", "flows.data_commit",
-    "flows.report", "flows.compliance.purge", "components.models", "components.unlearning", "components.evaluation",
-    "components.registry", "components.validation",
+    "torch",
+    "great_expectations",
+    "mlflow",
+    "mlflow.pyfunc",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+    "alembic.command",
+    "alembic.autogenerate",
+    "alembic.runtime.migration",
+    "dvc.repo",
+    "torchmetrics",
+    "matplotlib",
+    "pandas",
+    "flows.service",
+    "flows.deletion_batch",
+    "flows.batch_steps",
+    "flows.compliance.index",
+    "flows.data_commit",
+    "flows.report",
+    "flows.compliance.purge",
+    "components.models",
+    "components.unlearning",
+    "components.evaluation",
+    "components.registry",
+    "components.validation",
 ]
 
 for _name in MODULES:

@@ -183,8 +183,18 @@ def init(root: Path) -> Workspace:
     (root / ".gitignore").write_text(GITIGNORE)
     (root / "mlruns").mkdir(exist_ok=True)
     (root / "mlruns" / ".gitkeep").touch()
-    git(root, "add", ".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore", "params.yaml", "prefect.yaml", "dvc.yaml",
-        "mlruns/.gitkeep")
+    git(
+        root,
+        "add",
+        ".gitignore",
+        ".dvcignore",
+        ".dvc/config",
+        ".dvc/.gitignore",
+        "params.yaml",
+        "prefect.yaml",
+        "dvc.yaml",
+        "mlruns/.gitkeep",
+    )
     if git(root, "diff", "--cached", "--quiet") is None:  # exit 1 = something is staged
         commit(root, "forgetflow init")
     return Workspace(root)

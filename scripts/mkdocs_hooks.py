@@ -78,7 +78,7 @@ def site_link(url: str, source: str, page: str, included: dict[str, str], docs_p
     if target in included:
         target = included[target]
     elif target.startswith(docs_prefix):
-        target = target[len(docs_prefix):]
+        target = target[len(docs_prefix) :]
     else:
         return url
     relative = posixpath.relpath(target, posixpath.dirname(page) or ".")

@@ -20,8 +20,17 @@ from components.models.configs import FitConfig, MAEConfig
 from components.models.mae import MaskedAutoencoder
 
 N_CLASSES = 10
-TINY_MAE = MAEConfig(embed_dim=32, depth=1, num_heads=2, decoder_dim=16, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0,
-                     refine_width=0, pos_embed="learned")
+TINY_MAE = MAEConfig(
+    embed_dim=32,
+    depth=1,
+    num_heads=2,
+    decoder_dim=16,
+    decoder_depth=1,
+    decoder_heads=2,
+    mlp_ratio=2.0,
+    refine_width=0,
+    pos_embed="learned",
+)
 # constant lr, the recipe tiny-model tests train with (params.yaml's `train:` warms up and decays); tests replace what they need
 TINY_FIT = FitConfig(epochs=5, batch_size=128, lr=1e-3, weight_decay=0.05, grad_clip=3.0, seed=0, warmup_epochs=0.0, cosine=False)
 TINY_PARAMS = {
@@ -53,8 +62,9 @@ def synthetic_images(n_per_class: int, seed: int, marks: bool = False) -> tuple[
     return np.stack(images)[order], np.array(labels, dtype=np.uint8)[order]
 
 
-def write_idx_source(directory: Path, train_per_class: int = 6, test_per_class: int = 2, gz: bool = True,
-                     marks: bool = False) -> Path:
+def write_idx_source(
+    directory: Path, train_per_class: int = 6, test_per_class: int = 2, gz: bool = True, marks: bool = False
+) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     suffix = ".gz" if gz else ""
     for prefix, n, seed in (("train", train_per_class, 0), ("t10k", test_per_class, 1)):
@@ -90,6 +100,7 @@ def idx_source(tmp_path_factory) -> Path:
 
 def write_params(root: Path, overrides: dict) -> None:
     """Set the given keys in the workspace's params.yaml; nested dicts (`unlearn: {budget: {...}}`) merge key by key."""
+
     def merge(into: dict, changes: dict) -> None:
         for key, value in changes.items():
             if isinstance(value, dict) and isinstance(into.get(key), dict):

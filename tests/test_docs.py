@@ -49,12 +49,15 @@ def documented_commands() -> list[tuple[str, list[str], bool]]:
         for block in FENCE.findall(text):
             for line in block.replace("\\\n", " ").splitlines()[1:]:
                 if INVOCATION.search(line):
-                    found += [(f"{path.relative_to(ROOT)}: {' '.join(line.split())}", args, True) for args in _commands(line.strip())]
+                    found += [
+                        (f"{path.relative_to(ROOT)}: {' '.join(line.split())}", args, True) for args in _commands(line.strip())
+                    ]
         for line in FENCE.sub("", text).split("\n\n"):  # paragraphs, table rows
             for span in SPAN.findall(line):
                 span = " ".join(span.split())
-                found += [(f"{path.relative_to(ROOT)}: `{span}`", args, line.lstrip().startswith("|"))
-                          for args in _commands(span)]
+                found += [
+                    (f"{path.relative_to(ROOT)}: `{span}`", args, line.lstrip().startswith("|")) for args in _commands(span)
+                ]
     return found
 
 
@@ -63,8 +66,10 @@ COMMANDS = documented_commands()
 
 def docstring_examples() -> dict[str, list[list[str]]]:
     """command -> the invocations in the `Example:` of its docstring (what its --help shows)."""
-    return {name: _commands(command.help.partition("Example:")[2].strip()) if "Example:" in (command.help or "") else []
-            for name, command in get_command(app).commands.items()}
+    return {
+        name: _commands(command.help.partition("Example:")[2].strip()) if "Example:" in (command.help or "") else []
+        for name, command in get_command(app).commands.items()
+    }
 
 
 EXAMPLES = [(f"flows/cli.py: {name}'s Example", args, True) for name, found in docstring_examples().items() for args in found]
@@ -102,9 +107,14 @@ def test_a_documented_command_parses(where, args, complete):
 
 
 def _build(root: Path, site: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)], cwd=root,
-                          capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        timeout=120,
+    )
 
 
 def test_the_docs_site_builds_strict(tmp_path):
@@ -116,11 +126,14 @@ def test_the_docs_site_builds_strict(tmp_path):
     assert "<code>--remote DIR|URL</code>" in home  # GitHub's escaped pipe in a table cell, without the backslash
 
 
-@pytest.mark.parametrize("path, old, new", [
-    ("README.md", "(docs/evidence.md)", "(docs/evidense.md)"),               # a page that does not exist
-    ("README.md", "(benchmarks/HISTORY.md)", "(benchmarks/results)"),         # a repo file outside the site
-    ("docs/history.md", '"benchmarks/HISTORY.md"', '"benchmarks/HISTORY2.md"'),  # a missing include
-])
+@pytest.mark.parametrize(
+    "path, old, new",
+    [
+        ("README.md", "(docs/evidence.md)", "(docs/evidense.md)"),  # a page that does not exist
+        ("README.md", "(benchmarks/HISTORY.md)", "(benchmarks/results)"),  # a repo file outside the site
+        ("docs/history.md", '"benchmarks/HISTORY.md"', '"benchmarks/HISTORY2.md"'),  # a missing include
+    ],
+)
 def test_a_broken_link_or_include_fails_the_strict_build(tmp_path, path, old, new):
     copy = tmp_path / "repo"
     for name in ["mkdocs.yml", "README.md", "docs", "benchmarks/README.md", "benchmarks/HISTORY.md", "scripts/mkdocs_hooks.py"]:

@@ -6,7 +6,21 @@ from components.data.materialise import DataConfig, MaterialiseResult, materiali
 from components.data.sources import INSTALL_HINT, RawDataset, load_source
 
 __all__ = [
-    "DataConfig", "INSTALL_HINT", "MANIFEST_NAME", "MODEL_IMAGE_SIZE", "MaterialiseResult", "RawDataset", "Sample",
-    "is_safe_id", "load_images", "load_labels", "load_source", "materialise", "read_manifest", "read_pixels",
-    "sha256_file", "to_tensor", "verify_files",
+    "DataConfig",
+    "INSTALL_HINT",
+    "MANIFEST_NAME",
+    "MODEL_IMAGE_SIZE",
+    "MaterialiseResult",
+    "RawDataset",
+    "Sample",
+    "is_safe_id",
+    "load_images",
+    "load_labels",
+    "load_source",
+    "materialise",
+    "read_manifest",
+    "read_pixels",
+    "sha256_file",
+    "to_tensor",
+    "verify_files",
 ]

@@ -26,7 +26,7 @@ class DataConfig:
     samples_per_subject: int = 5
     subject_seed: int = 0
     duplicate_subjects: int = 0  # scenario "memorise": these many subjects' training images recur ...
-    duplicate_copies: int = 0    # ... this many extra times each (as duplicates do in scraped data)
+    duplicate_copies: int = 0  # ... this many extra times each (as duplicates do in scraped data)
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,9 @@ def assign_subjects(sample_ids: list[str], samples_per_subject: int, seed: int) 
     return {sample_id: f"subj-{rank // samples_per_subject:06d}" for rank, sample_id in enumerate(order)}
 
 
-def duplicate(selected: list[tuple[str, str, int, np.ndarray]], subjects: dict[str, str],
-              cfg: DataConfig) -> list[tuple[str, str, int, np.ndarray]]:
+def duplicate(
+    selected: list[tuple[str, str, int, np.ndarray]], subjects: dict[str, str], cfg: DataConfig
+) -> list[tuple[str, str, int, np.ndarray]]:
     """Extra copies of the training images of the first `duplicate_subjects` subjects (in id order),
     owned by the same subject, ids `<id>-copyNN`; `subjects` gains them.
 
@@ -70,8 +71,12 @@ def duplicate(selected: list[tuple[str, str, int, np.ndarray]], subjects: dict[s
     if cfg.duplicate_subjects <= 0 or cfg.duplicate_copies <= 0:
         return []
     chosen = set(sorted(set(subjects.values()))[: cfg.duplicate_subjects])
-    copies = [(f"{sample_id}-copy{k:02d}", split, label, pixels) for sample_id, split, label, pixels in selected
-              if split == "train" and subjects[sample_id] in chosen for k in range(1, cfg.duplicate_copies + 1)]
+    copies = [
+        (f"{sample_id}-copy{k:02d}", split, label, pixels)
+        for sample_id, split, label, pixels in selected
+        if split == "train" and subjects[sample_id] in chosen
+        for k in range(1, cfg.duplicate_copies + 1)
+    ]
     subjects.update({copy_id: subjects[copy_id.rsplit("-copy", 1)[0]] for copy_id, *_ in copies})
     return copies
 
@@ -95,8 +100,17 @@ def materialise(raw: RawDataset, cfg: DataConfig, data_dir: Path, exclude: froze
             payload = encode_grey_png(pixels)
             (staging / relpath).parent.mkdir(parents=True, exist_ok=True)
             (staging / relpath).write_bytes(payload)
-            samples.append(Sample(sample_id, subjects[sample_id], label, raw.class_names[label], split, relpath,
-                                  hashlib.sha256(payload).hexdigest()))
+            samples.append(
+                Sample(
+                    sample_id,
+                    subjects[sample_id],
+                    label,
+                    raw.class_names[label],
+                    split,
+                    relpath,
+                    hashlib.sha256(payload).hexdigest(),
+                )
+            )
         write_manifest(staging, samples)
         _swap_in(staging, data_dir)
     finally:

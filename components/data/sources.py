@@ -17,13 +17,24 @@ from components.errors import DataSourceError
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 INSTALL_HINT = "sudo apt-get install -y dataset-fashion-mnist   (Debian/Ubuntu package with the IDX files)"
 FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 IMAGE_SIZE = 28
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 SPLITS = ("train", "test")
-_IDX_STEMS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+_IDX_STEMS = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 _FLAT_TEST_EVERY = 7  # flat ImageFolder: every 7th image of a class goes to test (Fashion-MNIST's 6:1 ratio)
 
 
@@ -83,7 +94,9 @@ def load_image_folder(directory: Path) -> RawDataset:
         files = _class_files(directory)
         class_names = tuple(sorted(files))
         per_split = {
-            "train": {c: [f for i, f in enumerate(fs) if i % _FLAT_TEST_EVERY != _FLAT_TEST_EVERY - 1] for c, fs in files.items()},
+            "train": {
+                c: [f for i, f in enumerate(fs) if i % _FLAT_TEST_EVERY != _FLAT_TEST_EVERY - 1] for c, fs in files.items()
+            },
             "test": {c: [f for i, f in enumerate(fs) if i % _FLAT_TEST_EVERY == _FLAT_TEST_EVERY - 1] for c, fs in files.items()},
         }
     images, labels = {}, {}
@@ -104,7 +117,8 @@ def _find_idx(directory: Path, stem: str) -> Path | None:
 def _class_files(directory: Path) -> dict[str, list[Path]]:
     classes = {
         d.name: sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        for d in sorted(directory.iterdir()) if d.is_dir()
+        for d in sorted(directory.iterdir())
+        if d.is_dir()
     }
     classes = {name: files for name, files in classes.items() if files}
     if not classes:

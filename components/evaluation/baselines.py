@@ -44,7 +44,9 @@ def baseline_psnr(train: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> d
     if len(train) == 0 or len(x) == 0:
         raise ValueError("baselines need training images and evaluation images")
     expanded = mask.expand_as(x)
-    fills = {"mean": x * (1 - mask) + train.mean(0, keepdim=True) * mask,
-             "1nn": nearest_fill(train, x, mask, 1),
-             "10nn": nearest_fill(train, x, mask, min(10, len(train)))}
+    fills = {
+        "mean": x * (1 - mask) + train.mean(0, keepdim=True) * mask,
+        "1nn": nearest_fill(train, x, mask, 1),
+        "10nn": nearest_fill(train, x, mask, min(10, len(train))),
+    }
     return {name: masked_psnr(fill, x, expanded).mean().item() for name, fill in fills.items()}

@@ -48,8 +48,15 @@ def inpaint(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, device: torch
 
 
 @torch.no_grad()
-def evaluate_set(model: nn.Module, featurenet: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                 masks: dict[str, tuple[str, int]], device: torch.device, min_fid_samples: int = 50) -> dict[str, float]:
+def evaluate_set(
+    model: nn.Module,
+    featurenet: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    masks: dict[str, tuple[str, int]],
+    device: torch.device,
+    min_fid_samples: int = 50,
+) -> dict[str, float]:
     """Metrics of `model`'s outputs on (x, y); keys are f"{metric}_{mask name}"."""
     from torchmetrics.functional.image import structural_similarity_index_measure as ssim
     from torchmetrics.image.fid import FrechetInceptionDistance
@@ -104,8 +111,9 @@ def per_image_psnr(model: nn.Module, x: torch.Tensor, masks: dict[str, tuple[str
     return torch.stack(per_mask).mean(0)
 
 
-def save_retain_grid(original: nn.Module, unlearned: nn.Module, x: torch.Tensor, mask_spec: tuple[str, int], path,
-                     device: torch.device):
+def save_retain_grid(
+    original: nn.Module, unlearned: nn.Module, x: torch.Tensor, mask_spec: tuple[str, int], path, device: torch.device
+):
     """ground truth | masked | original | unlearned, for retain images only: forgotten pixels never
     enter a new artifact."""
     from components.evaluation.grids import save_grid

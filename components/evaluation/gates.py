@@ -71,10 +71,10 @@ class ClassEvidence:
     from retained classes (`references.class_evidence`)."""
 
     label: int
-    accuracy: Interval          # recognisability of the unlearned model's inpaintings (Wilson 95%), reported only
-    accuracy_reference: float   # recognisability of the reference fill
-    psnr: Estimate              # dB, mean masked PSNR of the unlearned model over the class's images
-    psnr_reference: float       # dB, masked PSNR of the reference fill
+    accuracy: Interval  # recognisability of the unlearned model's inpaintings (Wilson 95%), reported only
+    accuracy_reference: float  # recognisability of the reference fill
+    psnr: Estimate  # dB, mean masked PSNR of the unlearned model over the class's images
+    psnr_reference: float  # dB, masked PSNR of the reference fill
 
 
 @dataclass(frozen=True)
@@ -83,15 +83,15 @@ class Evidence:
 
     retain_before: dict[str, float]
     retain_after: dict[str, float]
-    sample_gap: Estimate | None = None     # dB, calibrated score of forgotten - unseen images (references.sample_evidence)
+    sample_gap: Estimate | None = None  # dB, calibrated score of forgotten - unseen images (references.sample_evidence)
     classes: tuple[ClassEvidence, ...] = ()  # one per forgotten class
-    kept_steps: int | None = None          # unlearning steps held by the weights (None: not recorded, older batches)
+    kept_steps: int | None = None  # unlearning steps held by the weights (None: not recorded, older batches)
 
 
 @dataclass(frozen=True)
 class GateResult:
     name: str
-    verdict: str                  # forgotten | remembered | inconclusive (forgetting gates); pass | fail (others)
+    verdict: str  # forgotten | remembered | inconclusive (forgetting gates); pass | fail (others)
     detail: str
     detectable: float | None = None  # forgetting gates: smallest excess past the margin detected with 80% power
 
@@ -113,18 +113,33 @@ def verdict_of(record: dict) -> str:
 def check_gates(cfg: GateConfig, evidence: Evidence) -> list[GateResult]:
     results = _sample_gates(cfg, evidence) + class_gates(cfg, evidence)
     if evidence.kept_steps is not None:
-        results.append(_pass_fail("unlearned", evidence.kept_steps > 0,
-                                  f"{evidence.kept_steps} unlearning step(s) kept" if evidence.kept_steps
-                                  else "no unlearning step kept: no check stayed within the retain limit, "
-                                       "the weights are the parent's"))
+        results.append(
+            _pass_fail(
+                "unlearned",
+                evidence.kept_steps > 0,
+                f"{evidence.kept_steps} unlearning step(s) kept"
+                if evidence.kept_steps
+                else "no unlearning step kept: no check stayed within the retain limit, the weights are the parent's",
+            )
+        )
     before, after = evidence.retain_before, evidence.retain_after
     allowed = abs(before["psnr_centre"]) * cfg.retain_max_psnr_drop_pct / 100
-    results.append(_pass_fail("retain_psnr", before["psnr_centre"] - after["psnr_centre"] <= allowed,
-                              f"retain PSNR {before['psnr_centre']:.3f} -> {after['psnr_centre']:.3f} dB "
-                              f"(may drop <= {allowed:.3f}, {cfg.retain_max_psnr_drop_pct}%)"))
-    results.append(_pass_fail("retain_accuracy", before["accuracy_centre"] - after["accuracy_centre"] <= cfg.retain_max_accuracy_drop,
-                              f"retain accuracy {before['accuracy_centre']:.3f} -> {after['accuracy_centre']:.3f} "
-                              f"(may drop <= {cfg.retain_max_accuracy_drop})"))
+    results.append(
+        _pass_fail(
+            "retain_psnr",
+            before["psnr_centre"] - after["psnr_centre"] <= allowed,
+            f"retain PSNR {before['psnr_centre']:.3f} -> {after['psnr_centre']:.3f} dB "
+            f"(may drop <= {allowed:.3f}, {cfg.retain_max_psnr_drop_pct}%)",
+        )
+    )
+    results.append(
+        _pass_fail(
+            "retain_accuracy",
+            before["accuracy_centre"] - after["accuracy_centre"] <= cfg.retain_max_accuracy_drop,
+            f"retain accuracy {before['accuracy_centre']:.3f} -> {after['accuracy_centre']:.3f} "
+            f"(may drop <= {cfg.retain_max_accuracy_drop})",
+        )
+    )
     return results
 
 
@@ -148,15 +163,25 @@ def _sample_gates(cfg: GateConfig, evidence: Evidence) -> list[GateResult]:
         return []
     gap, low, high = evidence.sample_gap, -cfg.sample_overforget_db, cfg.sample_remembered_db
     verdict = equivalence(gap, low, high)
-    what = {FORGOTTEN: "forgotten: scored like unseen images within the margins",
-            REMEMBERED: ("remembered: still rebuilt better than unseen images" if gap.mean > high
-                         else "remembered: over-forgotten, rebuilt worse than unseen images (itself a membership signal)"),
-            INCONCLUSIVE: "inconclusive: too few images to tell"}[verdict]
+    what = {
+        FORGOTTEN: "forgotten: scored like unseen images within the margins",
+        REMEMBERED: (
+            "remembered: still rebuilt better than unseen images"
+            if gap.mean > high
+            else "remembered: over-forgotten, rebuilt worse than unseen images (itself a membership signal)"
+        ),
+        INCONCLUSIVE: "inconclusive: too few images to tell",
+    }[verdict]
     detectable = gap.detectable(high)
-    return [GateResult("sample", verdict,
-                       f"forgotten - unseen images, each against its 10-NN fill: {_estimate_text(gap, ' dB')}; margins "
-                       f"[{low:+g}, {high:+g}] dB; {what}; at n={gap.n} a gap >= {_db(detectable)} is detected (80% power)",
-                       detectable)]
+    return [
+        GateResult(
+            "sample",
+            verdict,
+            f"forgotten - unseen images, each against its 10-NN fill: {_estimate_text(gap, ' dB')}; margins "
+            f"[{low:+g}, {high:+g}] dB; {what}; at n={gap.n} a gap >= {_db(detectable)} is detected (80% power)",
+            detectable,
+        )
+    ]
 
 
 def class_gates(cfg: GateConfig, evidence: Evidence) -> list[GateResult]:
@@ -166,12 +191,17 @@ def class_gates(cfg: GateConfig, evidence: Evidence) -> list[GateResult]:
         excess = _shift(c.psnr, -c.psnr_reference)
         verdict = equivalence(excess, -math.inf, cfg.class_psnr_slack_db)
         detectable = excess.detectable(cfg.class_psnr_slack_db)
-        results.append(GateResult(
-            "class_psnr", verdict,
-            f"class {c.label}: PSNR {c.psnr.mean:.2f} dB - 10-NN fill from retained classes {c.psnr_reference:.2f} dB = "
-            f"{_estimate_text(excess, ' dB')}; margin +{cfg.class_psnr_slack_db:g} dB; {verdict}; at n={c.psnr.n} an excess "
-            f">= {_db(detectable)} is detected (80% power); recognisability {c.accuracy.mean:.2f} "
-            f"(reference fill {c.accuracy_reference:.2f}, not gated)", detectable))
+        results.append(
+            GateResult(
+                "class_psnr",
+                verdict,
+                f"class {c.label}: PSNR {c.psnr.mean:.2f} dB - 10-NN fill from retained classes {c.psnr_reference:.2f} dB = "
+                f"{_estimate_text(excess, ' dB')}; margin +{cfg.class_psnr_slack_db:g} dB; {verdict}; at n={c.psnr.n} an excess "
+                f">= {_db(detectable)} is detected (80% power); recognisability {c.accuracy.mean:.2f} "
+                f"(reference fill {c.accuracy_reference:.2f}, not gated)",
+                detectable,
+            )
+        )
     return results
 
 
@@ -181,8 +211,9 @@ def _shift(estimate: Estimate, by: float) -> Estimate:
 
 def _estimate_text(estimate: Estimate, unit: str) -> str:
     wide, narrow = estimate.interval(0.95), estimate.interval(0.90)
-    return (f"{estimate.mean:+.2f}{unit}, 90% CI [{narrow.low:+.2f}, {narrow.high:+.2f}], "
-            f"95% CI [{wide.low:+.2f}, {wide.high:+.2f}]")
+    return (
+        f"{estimate.mean:+.2f}{unit}, 90% CI [{narrow.low:+.2f}, {narrow.high:+.2f}], 95% CI [{wide.low:+.2f}, {wide.high:+.2f}]"
+    )
 
 
 def _db(value: float) -> str:

@@ -22,15 +22,17 @@ def reconstruction_losses(model: nn.Module, x: torch.Tensor, mask_spec: tuple[st
     return ((out - x) ** 2 * m).flatten(1).sum(1) / m.flatten(1).sum(1)
 
 
-def membership_auc(model: nn.Module, members: torch.Tensor, non_members: torch.Tensor, mask_spec: tuple[str, int],
-                   device: torch.device) -> float:
+def membership_auc(
+    model: nn.Module, members: torch.Tensor, non_members: torch.Tensor, mask_spec: tuple[str, int], device: torch.device
+) -> float:
     """AUROC of score = -loss separating `members` (label 1) from `non_members` (label 0)."""
     from torchmetrics.functional.classification import binary_auroc
 
     if len(members) == 0 or len(non_members) == 0:
         raise ValueError("membership audit needs both members and non-members")
-    scores = -torch.cat([reconstruction_losses(model, members, mask_spec, device),
-                         reconstruction_losses(model, non_members, mask_spec, device)])
+    scores = -torch.cat(
+        [reconstruction_losses(model, members, mask_spec, device), reconstruction_losses(model, non_members, mask_spec, device)]
+    )
     labels = torch.cat([torch.ones(len(members)), torch.zeros(len(non_members))]).long()
     return float(binary_auroc(scores, labels))
 
@@ -38,8 +40,9 @@ def membership_auc(model: nn.Module, members: torch.Tensor, non_members: torch.T
 MIA_MASKS = (("centre", 8), ("centre", 12), ("centre", 16), ("border", 4), ("border", 8))
 
 
-def multi_mask_losses(model: nn.Module, x: torch.Tensor, device: torch.device,
-                      masks: tuple[tuple[str, int], ...] = MIA_MASKS) -> torch.Tensor:
+def multi_mask_losses(
+    model: nn.Module, x: torch.Tensor, device: torch.device, masks: tuple[tuple[str, int], ...] = MIA_MASKS
+) -> torch.Tensor:
     """Per-image hidden-pixel MSE averaged over several masks: one mask is a noisy reading."""
     return torch.stack([reconstruction_losses(model, x, spec, device) for spec in masks]).mean(0)
 
@@ -50,8 +53,14 @@ def mann_whitney_auc(members: torch.Tensor, non_members: torch.Tensor) -> torch.
     return (diff > 0).double().mean() + 0.5 * (diff == 0).double().mean()
 
 
-def calibrated_attack(model: nn.Module, references: list[nn.Module], members: torch.Tensor, non_members: torch.Tensor,
-                      device: torch.device, seed: int = 0) -> dict[str, dict]:
+def calibrated_attack(
+    model: nn.Module,
+    references: list[nn.Module],
+    members: torch.Tensor,
+    non_members: torch.Tensor,
+    device: torch.device,
+    seed: int = 0,
+) -> dict[str, dict]:
     """Loss attack, raw and calibrated by reference models that never saw the members (oracles).
 
     Calibrated score = mean reference loss - target loss (Carlini et al.'s offline calibration,
@@ -68,4 +77,7 @@ def calibrated_attack(model: nn.Module, references: list[nn.Module], members: to
     if references:
         ref = [torch.stack([multi_mask_losses(r, x, device) for r in references]).mean(0) for x in (members, non_members)]
         scores["calibrated"] = [r - t for r, t in zip(ref, target, strict=True)]
-    return {name: asdict(bootstrap((m.double(), n.double()), mann_whitney_auc, seed, resamples=1000)) for name, (m, n) in scores.items()}
+    return {
+        name: asdict(bootstrap((m.double(), n.double()), mann_whitney_auc, seed, resamples=1000))
+        for name, (m, n) in scores.items()
+    }

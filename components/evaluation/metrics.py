@@ -11,7 +11,9 @@ def masked_psnr(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tens
     An exact reconstruction is capped at 100 dB instead of returning inf.
     """
     if prediction.shape != target.shape or mask.shape[-2:] != target.shape[-2:]:
-        raise ValueError(f"shape mismatch: prediction {tuple(prediction.shape)}, target {tuple(target.shape)}, mask {tuple(mask.shape)}")
+        raise ValueError(
+            f"shape mismatch: prediction {tuple(prediction.shape)}, target {tuple(target.shape)}, mask {tuple(mask.shape)}"
+        )
     mask = mask.expand_as(target)
     hidden = mask.flatten(1).sum(1)
     if (hidden == 0).any():

@@ -32,7 +32,9 @@ def tsne_plot(groups: dict[str, np.ndarray], path: Path, seed: int = 0, perplexi
 
     names = list(groups)
     stacked = np.concatenate([groups[n] for n in names])
-    embedded = TSNE(n_components=2, perplexity=min(perplexity, len(stacked) - 1), random_state=seed, init="pca").fit_transform(stacked)
+    embedded = TSNE(n_components=2, perplexity=min(perplexity, len(stacked) - 1), random_state=seed, init="pca").fit_transform(
+        stacked
+    )
     fig, ax = plt.subplots(figsize=(5, 5))
     start = 0
     for name in names:

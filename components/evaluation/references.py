@@ -21,16 +21,18 @@ from components.models.masking import make_mask
 SAMPLE_MASKS = MIA_MASKS  # five readings per image: centre holes of 8, 12, 16 px, borders of 4, 8 px
 
 
-def sample_gap(model: nn.Module, forgotten: torch.Tensor, unseen: torch.Tensor, masks: dict[str, tuple[str, int]],
-               device: torch.device) -> Interval:
+def sample_gap(
+    model: nn.Module, forgotten: torch.Tensor, unseen: torch.Tensor, masks: dict[str, tuple[str, int]], device: torch.device
+) -> Interval:
     """PSNR(forgotten training images) - PSNR(unseen images of the same classes), Welch 95% CI, dB:
     the uncalibrated statistic, kept for the benchmark's comparison with `sample_evidence`."""
     return difference_ci(per_image_psnr(model, forgotten, masks, device), per_image_psnr(model, unseen, masks, device))
 
 
 @torch.no_grad()
-def hidden_psnr(model: nn.Module, x: torch.Tensor, device: torch.device,
-                masks: tuple[tuple[str, int], ...] = SAMPLE_MASKS) -> torch.Tensor:
+def hidden_psnr(
+    model: nn.Module, x: torch.Tensor, device: torch.device, masks: tuple[tuple[str, int], ...] = SAMPLE_MASKS
+) -> torch.Tensor:
     """(masks, N): the model's masked PSNR of every image under every mask (one inpainting each)."""
     model.eval().to(device)
     readings = []
@@ -68,8 +70,8 @@ class SampleReference:
     at 50 images, not 2/5; positive controls `remembered` 5/5 at 2, not 4/5) but also reads the
     500-image positive controls `forgotten` 5/5: measured in the benchmark, not adopted yet."""
 
-    forgotten: torch.Tensor       # the forgotten training images (distinct)
-    unseen: torch.Tensor          # unseen images of the same classes
+    forgotten: torch.Tensor  # the forgotten training images (distinct)
+    unseen: torch.Tensor  # unseen images of the same classes
     forgotten_fill: torch.Tensor  # (masks, N) dB
     unseen_fill: torch.Tensor
 
@@ -105,8 +107,9 @@ class ClassReference:
     psnr: float
 
 
-def class_reference(featurenet: nn.Module, bank: torch.Tensor, x: torch.Tensor, y: torch.Tensor, mask_spec: tuple[str, int],
-                    device: torch.device) -> ClassReference:
+def class_reference(
+    featurenet: nn.Module, bank: torch.Tensor, x: torch.Tensor, y: torch.Tensor, mask_spec: tuple[str, int], device: torch.device
+) -> ClassReference:
     """`x` with the hole filled by the mean of its 10 nearest neighbours in `bank` (training images of
     the *retained* classes): what a model that never saw the forgotten class could reach from the
     visible pixels and the rest of the data. The PSNR is the sharper of the two: the visible two thirds
@@ -114,19 +117,30 @@ def class_reference(featurenet: nn.Module, bank: torch.Tensor, x: torch.Tensor, 
     while only a model that learnt the class rebuilds the hole well."""
     mask = make_mask(mask_spec[0], x.shape[-1], mask_spec[1])
     fill = nearest_fill(bank, x, mask, min(10, len(bank)))
-    return ClassReference(accuracy(predict_batched(featurenet, fill, device=device), y),
-                          masked_psnr(fill, x, mask.expand_as(x)).mean().item())
+    return ClassReference(
+        accuracy(predict_batched(featurenet, fill, device=device), y), masked_psnr(fill, x, mask.expand_as(x)).mean().item()
+    )
 
 
-def class_references(featurenet: nn.Module, bank: torch.Tensor, x: torch.Tensor, y: torch.Tensor, mask_spec: tuple[str, int],
-                     device: torch.device) -> dict[int, ClassReference]:
+def class_references(
+    featurenet: nn.Module, bank: torch.Tensor, x: torch.Tensor, y: torch.Tensor, mask_spec: tuple[str, int], device: torch.device
+) -> dict[int, ClassReference]:
     """`class_reference` for each forgotten class in `y`, on its own images."""
-    return {label: class_reference(featurenet, bank, x[y == label], y[y == label], mask_spec, device)
-            for label in sorted(set(y.tolist()))}
+    return {
+        label: class_reference(featurenet, bank, x[y == label], y[y == label], mask_spec, device)
+        for label in sorted(set(y.tolist()))
+    }
 
 
-def class_evidence(model: nn.Module, featurenet: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                   refs: dict[int, ClassReference], mask_spec: tuple[str, int], device: torch.device) -> tuple[ClassEvidence, ...]:
+def class_evidence(
+    model: nn.Module,
+    featurenet: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    refs: dict[int, ClassReference],
+    mask_spec: tuple[str, int],
+    device: torch.device,
+) -> tuple[ClassEvidence, ...]:
     """Per forgotten class: `model`'s recognisability and masked PSNR on unseen images of it, with
     their uncertainty, next to that class's reference (the class gates' evidence)."""
     model.eval().to(device)
@@ -135,5 +149,13 @@ def class_evidence(model: nn.Module, featurenet: nn.Module, x: torch.Tensor, y: 
     out = inpaint(model, x, mask, device)
     correct = predict_batched(featurenet, out, device=device).argmax(1) == y
     psnr = masked_psnr(out, x, mask.expand_as(x))
-    return tuple(ClassEvidence(label, proportion_ci(int(correct[y == label].sum()), int((y == label).sum())), ref.accuracy,
-                               mean_estimate(psnr[y == label]), ref.psnr) for label, ref in refs.items())
+    return tuple(
+        ClassEvidence(
+            label,
+            proportion_ci(int(correct[y == label].sum()), int((y == label).sum())),
+            ref.accuracy,
+            mean_estimate(psnr[y == label]),
+            ref.psnr,
+        )
+        for label, ref in refs.items()
+    )

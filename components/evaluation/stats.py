@@ -34,9 +34,9 @@ class Estimate:
     interval at any level and the gates' power figure need (an `Interval` fixes one level)."""
 
     mean: float
-    se: float   # inf: nothing is known about the spread (one value)
+    se: float  # inf: nothing is known about the spread (one value)
     dof: float
-    n: int      # values on the side being judged (the forgotten images)
+    n: int  # values on the side being judged (the forgotten images)
 
     def interval(self, level: float = 0.95) -> Interval:
         if not math.isfinite(self.se):
@@ -87,14 +87,20 @@ def pooled_difference(a: torch.Tensor, b: torch.Tensor) -> Estimate:
     return Estimate(diff, se, dof, len(a))
 
 
-def bootstrap(samples: tuple[torch.Tensor, ...], statistic: Callable[..., torch.Tensor], seed: int = 0,
-              resamples: int = RESAMPLES, level: float = 0.95) -> Interval:
+def bootstrap(
+    samples: tuple[torch.Tensor, ...],
+    statistic: Callable[..., torch.Tensor],
+    seed: int = 0,
+    resamples: int = RESAMPLES,
+    level: float = 0.95,
+) -> Interval:
     """Percentile interval of `statistic(*samples)`, resampling each sample independently."""
     if any(len(s) == 0 for s in samples):
         raise ValueError("a confidence interval needs at least one value in every sample")
     generator = torch.Generator().manual_seed(seed)
-    draws = torch.stack([statistic(*(s[torch.randint(len(s), (len(s),), generator=generator)] for s in samples))
-                         for _ in range(resamples)]).double()
+    draws = torch.stack(
+        [statistic(*(s[torch.randint(len(s), (len(s),), generator=generator)] for s in samples)) for _ in range(resamples)]
+    ).double()
     tail = (1 - level) / 2
     low, high = torch.quantile(draws, torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
     return Interval(float(statistic(*samples)), low, high, min(len(s) for s in samples))

@@ -4,6 +4,14 @@ from components.ledger.intake import IntakeError, IntakeResult, file_request, re
 from components.ledger.store import BATCH_STATES, REQUEST_STATES, Batch, Ledger, LedgerError, Request
 
 __all__ = [
-    "BATCH_STATES", "REQUEST_STATES", "Batch", "IntakeError", "IntakeResult", "Ledger", "LedgerError", "Request",
-    "file_request", "resolve",
+    "BATCH_STATES",
+    "REQUEST_STATES",
+    "Batch",
+    "IntakeError",
+    "IntakeResult",
+    "Ledger",
+    "LedgerError",
+    "Request",
+    "file_request",
+    "resolve",
 ]

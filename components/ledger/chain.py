@@ -48,8 +48,7 @@ class ChainReport:
 
 def _canonical(prev: str, row: sqlite3.Row | tuple) -> bytes:
     seq, at, entity, entity_id, event, detail = tuple(row)[:6]
-    return json.dumps([prev, seq, at, entity, entity_id, event, detail], ensure_ascii=False,
-                      separators=(",", ":")).encode()
+    return json.dumps([prev, seq, at, entity, entity_id, event, detail], ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def link(prev: str, row: sqlite3.Row | tuple) -> str:
@@ -62,8 +61,9 @@ def append(db: sqlite3.Connection, entity: str, entity_id: str, event: str, at: 
     last = db.execute("SELECT hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
     prev = last[0] if last and last[0] else GENESIS
     text = json.dumps(detail, sort_keys=True)
-    seq = db.execute("INSERT INTO events (at, entity, entity_id, event, detail) VALUES (?, ?, ?, ?, ?)",
-                     (at, entity, entity_id, event, text)).lastrowid
+    seq = db.execute(
+        "INSERT INTO events (at, entity, entity_id, event, detail) VALUES (?, ?, ?, ?, ?)", (at, entity, entity_id, event, text)
+    ).lastrowid
     db.execute("UPDATE events SET hash = ? WHERE seq = ?", (link(prev, (seq, at, entity, entity_id, event, text)), seq))
 
 
@@ -72,8 +72,7 @@ def start(db: sqlite3.Connection, at: str) -> None:
     if started(db):
         return
     earlier = db.execute(f"SELECT {_COLUMNS} FROM events ORDER BY seq").fetchall()
-    append(db, "ledger", "chain", "chain_started", at, {"unchained_events": len(earlier),
-                                                           "unchained_sha256": _digest(earlier)})
+    append(db, "ledger", "chain", "chain_started", at, {"unchained_events": len(earlier), "unchained_sha256": _digest(earlier)})
 
 
 def started(db: sqlite3.Connection) -> bool:
@@ -95,16 +94,24 @@ def verify(db: sqlite3.Connection) -> ChainReport:
     first = starts[0]
     claim = json.loads(rows[first][5])
     if claim.get("unchained_events") != first or claim.get("unchained_sha256") != _digest(rows[:first]):
-        return ChainReport(len(rows), None, f"the {first} events before the chain started (#{rows[first][0]}) were changed "
-                                            f"(it recorded {claim.get('unchained_events')})")
+        return ChainReport(
+            len(rows),
+            None,
+            f"the {first} events before the chain started (#{rows[first][0]}) were changed "
+            f"(it recorded {claim.get('unchained_events')})",
+        )
     prev, prev_seq = GENESIS, None
     for row in rows[first:]:
         seq = row[0]
         if prev_seq is not None and seq != prev_seq + 1:
             return ChainReport(len(rows), None, f"events #{prev_seq + 1}..#{seq - 1} are missing (deleted)")
         if row[6] != link(prev, row):
-            return ChainReport(len(rows), None, f"event #{seq} ({row[3]} {row[4]}) does not match its hash: it was edited, "
-                                                "inserted or moved, or an event before it was")
+            return ChainReport(
+                len(rows),
+                None,
+                f"event #{seq} ({row[3]} {row[4]}) does not match its hash: it was edited, "
+                "inserted or moved, or an event before it was",
+            )
         prev, prev_seq = row[6], seq
     if counter and counter[0] > prev_seq:
         return ChainReport(len(rows), None, f"the newest {counter[0] - prev_seq} event(s) after #{prev_seq} were deleted")

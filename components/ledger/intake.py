@@ -27,15 +27,22 @@ class IntakeResult:
         """One line for a person: what was queued, or who already covers the request."""
         gone = f"already forgotten by {', '.join(self.forgotten_by)}" if self.forgotten_by else ""
         if self.created:
-            return f"filed {self.request.id}: {self.request.kind} request for {len(self.request.sample_ids)} samples (pending)" + (
-                f"; the rest {gone}" if gone else "")
+            return (
+                f"filed {self.request.id}: {self.request.kind} request for {len(self.request.sample_ids)} samples (pending)"
+                + (f"; the rest {gone}" if gone else "")
+            )
         if self.request is None:
             return f"{gone}; nothing queued"
-        return f"already covered by {self.request.id} ({self.request.status})" + (f"; {gone}" if gone else "") + "; nothing new queued"
+        return (
+            f"already covered by {self.request.id} ({self.request.status})"
+            + (f"; {gone}" if gone else "")
+            + "; nothing new queued"
+        )
 
 
-def resolve(samples: list[Sample], kind: str, selector: list[str], forgotten: dict[str, str],
-            catalogue: list[Sample] = ()) -> list[str]:
+def resolve(
+    samples: list[Sample], kind: str, selector: list[str], forgotten: dict[str, str], catalogue: list[Sample] = ()
+) -> list[str]:
     """Sample ids a selector names in the current manifest, plus those it names among samples that
     already left it (`forgotten`, and the ledger's catalogue of every sample a model was trained on)."""
     if kind not in KINDS:
@@ -71,8 +78,14 @@ def _resolve_label(samples: list[Sample], selector: list[str]) -> list[str]:
     return sorted({s.sample_id for s in samples if s.label in labels})
 
 
-def file_request(ledger: Ledger, samples: list[Sample], kind: str, selector: list[str], reason: str = "",
-                 deadline_days: float = DEFAULT_DEADLINE_DAYS) -> IntakeResult:
+def file_request(
+    ledger: Ledger,
+    samples: list[Sample],
+    kind: str,
+    selector: list[str],
+    reason: str = "",
+    deadline_days: float = DEFAULT_DEADLINE_DAYS,
+) -> IntakeResult:
     """Validate and record a request, due `deadline_days` from now. Samples already pending or
     forgotten are not queued twice."""
     if len(reason) > MAX_REASON or any(ord(c) < 32 and c not in "\t" for c in reason):

@@ -17,9 +17,9 @@ DAY_SECONDS = 86_400.0
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    cron: str = "0 3 * * *"          # `forgetflow serve` without --cron/--interval: every day at 03:00
-    min_batch_size: int = 100        # pending samples that are worth a batch on their own
-    max_wait_days: float = 7.0       # ...or the oldest pending request has waited this long
+    cron: str = "0 3 * * *"  # `forgetflow serve` without --cron/--interval: every day at 03:00
+    min_batch_size: int = 100  # pending samples that are worth a batch on their own
+    max_wait_days: float = 7.0  # ...or the oldest pending request has waited this long
     deadline_margin_days: float = 7.0  # ...or a request is due within this: run now ("at risk")
 
     def __post_init__(self) -> None:
@@ -38,7 +38,7 @@ class Decision:
 
 
 def deadline_state(request: Request, at: datetime, margin_days: float) -> str:
-    """"done" once handled; else "overdue", "at risk" (due within the margin) or "ok"."""
+    """ "done" once handled; else "overdue", "at risk" (due within the margin) or "ok"."""
     if request.status in ("done", "rejected"):
         return request.status
     left = days_left(request, at)
@@ -69,5 +69,9 @@ def decide(requests: list[Request], cfg: ScheduleConfig, at: datetime | None = N
         return Decision(True, f"{n} pending samples >= min_batch_size {cfg.min_batch_size}", **facts)
     if waited >= cfg.max_wait_days:
         return Decision(True, f"{oldest.id} has waited {waited:.1f} days >= max_wait_days {cfg.max_wait_days:g}", **facts)
-    return Decision(False, f"nothing to do: {n} pending samples < {cfg.min_batch_size}, oldest waited {waited:.1f} of "
-                           f"{cfg.max_wait_days:g} days, nearest due {nearest.due_at}", **facts)
+    return Decision(
+        False,
+        f"nothing to do: {n} pending samples < {cfg.min_batch_size}, oldest waited {waited:.1f} of "
+        f"{cfg.max_wait_days:g} days, nearest due {nearest.due_at}",
+        **facts,
+    )

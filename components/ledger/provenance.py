@@ -25,13 +25,14 @@ from components.ledger.schema import append_event, now
 if TYPE_CHECKING:
     from components.ledger.store import Ledger
 
+
 @dataclass(frozen=True)
 class Artifact:
     """A trained thing whose weights could hold training data: a model version or the feature net."""
 
-    id: str                 # "forgetflow-mae/v2", "featurenet/<sha256[:16]>"
-    kind: str               # model_version | featurenet
-    set_id: str             # its training set (inherited from the parent for unlearned versions)
+    id: str  # "forgetflow-mae/v2", "featurenet/<sha256[:16]>"
+    kind: str  # model_version | featurenet
+    set_id: str  # its training set (inherited from the parent for unlearned versions)
     model_name: str | None = None
     version: int | None = None
     parent_id: str | None = None
@@ -51,11 +52,11 @@ class Containment:
 
     artifact: Artifact
     aliases: list[str]
-    trained_on: int             # how many of the query its training set held
-    contained: list[str]        # trained on, not removed along its lineage, weights not purged
-    unlearned: dict[str, int]   # batch id -> samples of the query that batch removed on this lineage
+    trained_on: int  # how many of the query its training set held
+    contained: list[str]  # trained on, not removed along its lineage, weights not purged
+    unlearned: dict[str, int]  # batch id -> samples of the query that batch removed on this lineage
     lineage_batches: list[str]
-    tainted_by: list[str]       # promoted batches whose forgotten samples it still holds (whole-model view)
+    tainted_by: list[str]  # promoted batches whose forgotten samples it still holds (whole-model view)
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,9 @@ class LineageEntry:
     run_id: str | None
 
 
-def chain(tags: dict[int, dict[str, str]], by_alias: dict[str, int], ref: str,
-          run_ids: dict[int, str | None] | None = None) -> list[LineageEntry]:
+def chain(
+    tags: dict[int, dict[str, str]], by_alias: dict[str, int], ref: str, run_ids: dict[int, str | None] | None = None
+) -> list[LineageEntry]:
     """ref (a version number or alias) -> parent -> ... -> base, newest first, from version tags."""
     version = int(ref) if ref.isdigit() else by_alias.get(ref)
     if version is None or version not in tags:
@@ -95,10 +97,14 @@ def record_samples(ledger: Ledger, set_id: str, samples: Iterable[Sample]) -> No
     """Catalogue the samples (so subjects/labels resolve after they leave data/) and their set."""
     rows = list(samples)
     with ledger.transaction() as db:
-        db.executemany("INSERT OR IGNORE INTO catalogue VALUES (?, ?, ?, ?, ?)",
-                       [(s.sample_id, s.subject_id, s.label, s.label_name, s.split) for s in rows])
-        db.executemany("INSERT OR IGNORE INTO training_sets (set_id, sample_id) VALUES (?, ?)",
-                       [(set_id, s.sample_id) for s in rows if s.split == "train"])
+        db.executemany(
+            "INSERT OR IGNORE INTO catalogue VALUES (?, ?, ?, ?, ?)",
+            [(s.sample_id, s.subject_id, s.label, s.label_name, s.split) for s in rows],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO training_sets (set_id, sample_id) VALUES (?, ?)",
+            [(set_id, s.sample_id) for s in rows if s.split == "train"],
+        )
 
 
 def has_set(ledger: Ledger, set_id: str) -> bool:
@@ -107,13 +113,30 @@ def has_set(ledger: Ledger, set_id: str) -> bool:
 
 def record_artifact(ledger: Ledger, artifact: Artifact) -> None:
     with ledger.transaction() as db:
-        db.execute("INSERT OR REPLACE INTO artifacts (id, kind, model_name, version, parent_id, batch_id, set_id, data_md5, "
-                   "weights_sha256, files, run_id, purged_by, created_at, weights_path) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (artifact.id, artifact.kind, artifact.model_name, artifact.version, artifact.parent_id, artifact.batch_id,
-                    artifact.set_id, artifact.data_md5, artifact.weights_sha256, json.dumps(artifact.files), artifact.run_id,
-                    artifact.purged_by, now(), artifact.weights_path))
-        append_event(db, "artifact", artifact.id, "indexed", kind=artifact.kind, set_id=artifact.set_id, batch_id=artifact.batch_id)
+        db.execute(
+            "INSERT OR REPLACE INTO artifacts (id, kind, model_name, version, parent_id, batch_id, set_id, data_md5, "
+            "weights_sha256, files, run_id, purged_by, created_at, weights_path) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                artifact.id,
+                artifact.kind,
+                artifact.model_name,
+                artifact.version,
+                artifact.parent_id,
+                artifact.batch_id,
+                artifact.set_id,
+                artifact.data_md5,
+                artifact.weights_sha256,
+                json.dumps(artifact.files),
+                artifact.run_id,
+                artifact.purged_by,
+                now(),
+                artifact.weights_path,
+            ),
+        )
+        append_event(
+            db, "artifact", artifact.id, "indexed", kind=artifact.kind, set_id=artifact.set_id, batch_id=artifact.batch_id
+        )
 
 
 def forget_artifact(ledger: Ledger, artifact_id: str) -> None:
@@ -127,8 +150,10 @@ def mark_purged(ledger: Ledger, artifact_id: str, batch_id: str, pending: str | 
     """`pending`: the weights are only marked deleted in a store we do not own (a tracking server),
     and this says what must run there before they are gone; `confirm_collected` clears it."""
     with ledger.transaction() as db:
-        db.execute("UPDATE artifacts SET purged_by = ?, purge_pending = ? WHERE id = ? AND purged_by IS NULL",
-                   (batch_id, pending, artifact_id))
+        db.execute(
+            "UPDATE artifacts SET purged_by = ?, purge_pending = ? WHERE id = ? AND purged_by IS NULL",
+            (batch_id, pending, artifact_id),
+        )
 
 
 def confirm_collected(ledger: Ledger, artifact_id: str) -> None:
@@ -151,13 +176,17 @@ def set_version_tags(ledger: Ledger, model_name: str, tags: dict[int, dict[str, 
     """Mirror the registry's tags of every version of one model (what `trace` prints)."""
     with ledger.transaction() as db:
         db.execute("DELETE FROM version_tags WHERE model_name = ?", (model_name,))
-        db.executemany("INSERT INTO version_tags VALUES (?, ?, ?)",
-                       [(model_name, v, json.dumps(t, sort_keys=True)) for v, t in sorted(tags.items())])
+        db.executemany(
+            "INSERT INTO version_tags VALUES (?, ?, ?)",
+            [(model_name, v, json.dumps(t, sort_keys=True)) for v, t in sorted(tags.items())],
+        )
 
 
 def version_tags(ledger: Ledger, model_name: str) -> dict[int, dict[str, str]]:
-    return {r["version"]: json.loads(r["tags"])
-            for r in ledger.query("SELECT * FROM version_tags WHERE model_name = ?", (model_name,))}
+    return {
+        r["version"]: json.loads(r["tags"])
+        for r in ledger.query("SELECT * FROM version_tags WHERE model_name = ?", (model_name,))
+    }
 
 
 def model_aliases(ledger: Ledger, model_name: str) -> dict[str, int]:
@@ -196,8 +225,11 @@ def lineage_batches(index: dict[str, Artifact], artifact_id: str) -> list[str]:
 def tainted_by(ledger: Ledger, index: dict[str, Artifact], artifact_id: str) -> list[str]:
     """Promoted batches that forgot samples this artifact was trained on, outside its own lineage."""
     artifact = index[artifact_id]
-    rows = ledger.query("SELECT DISTINCT tb.batch_id FROM training_sets ts JOIN tombstones tb ON tb.sample_id = ts.sample_id "
-                        "WHERE ts.set_id = ? ORDER BY tb.batch_id", (artifact.set_id,))
+    rows = ledger.query(
+        "SELECT DISTINCT tb.batch_id FROM training_sets ts JOIN tombstones tb ON tb.sample_id = ts.sample_id "
+        "WHERE ts.set_id = ? ORDER BY tb.batch_id",
+        (artifact.set_id,),
+    )
     own = set(lineage_batches(index, artifact_id))
     return [r["batch_id"] for r in rows if r["batch_id"] not in own]
 
@@ -210,9 +242,13 @@ def contains(ledger: Ledger, sample_ids: Iterable[str]) -> list[Containment]:
         db.execute("DELETE FROM query_ids")
         db.executemany("INSERT OR IGNORE INTO query_ids VALUES (?)", [(i,) for i in sample_ids])
         trained: dict[str, list[str]] = {}
-        for row in db.execute("SELECT ts.set_id, ts.sample_id FROM query_ids q JOIN training_sets ts ON ts.sample_id = q.sample_id"):
+        for row in db.execute(
+            "SELECT ts.set_id, ts.sample_id FROM query_ids q JOIN training_sets ts ON ts.sample_id = q.sample_id"
+        ):
             trained.setdefault(row[0], []).append(row[1])
-        removed_by = dict(db.execute("SELECT q.sample_id, tb.batch_id FROM query_ids q JOIN tombstones tb ON tb.sample_id = q.sample_id"))
+        removed_by = dict(
+            db.execute("SELECT q.sample_id, tb.batch_id FROM query_ids q JOIN tombstones tb ON tb.sample_id = q.sample_id")
+        )
         db.execute("DELETE FROM query_ids")
     out = []
     for artifact in index.values():
@@ -224,8 +260,17 @@ def contains(ledger: Ledger, sample_ids: Iterable[str]) -> list[Containment]:
                 unlearned[batch] = unlearned.get(batch, 0) + 1
             else:
                 held.append(sample)
-        out.append(Containment(artifact, by_alias.get(artifact.id, []), len(trained.get(artifact.set_id, [])),
-                               [] if artifact.purged_by else held, unlearned, own, tainted_by(ledger, index, artifact.id)))
+        out.append(
+            Containment(
+                artifact,
+                by_alias.get(artifact.id, []),
+                len(trained.get(artifact.set_id, [])),
+                [] if artifact.purged_by else held,
+                unlearned,
+                own,
+                tainted_by(ledger, index, artifact.id),
+            )
+        )
     return out
 
 
@@ -241,26 +286,46 @@ def purged_data(ledger: Ledger) -> dict[str, str]:
 
 def record_purge(ledger: Ledger, batch_ids: list[str], summary: dict) -> None:
     with ledger.transaction() as db:
-        db.execute("INSERT INTO purges (batch_ids, at, summary) VALUES (?, ?, ?)",
-                   (json.dumps(batch_ids), now(), json.dumps(summary, sort_keys=True)))
+        db.execute(
+            "INSERT INTO purges (batch_ids, at, summary) VALUES (?, ?, ?)",
+            (json.dumps(batch_ids), now(), json.dumps(summary, sort_keys=True)),
+        )
         for batch_id in batch_ids:
             append_event(db, "batch", batch_id, "purged", **summary)
 
 
 def purges(ledger: Ledger) -> list[dict]:
-    return [{"batch_ids": json.loads(r["batch_ids"]), "at": r["at"], **json.loads(r["summary"])}
-            for r in ledger.query("SELECT * FROM purges ORDER BY seq")]
+    return [
+        {"batch_ids": json.loads(r["batch_ids"]), "at": r["at"], **json.loads(r["summary"])}
+        for r in ledger.query("SELECT * FROM purges ORDER BY seq")
+    ]
 
 
 def _artifact(row) -> Artifact:
-    return Artifact(row["id"], row["kind"], row["set_id"], row["model_name"], row["version"], row["parent_id"], row["batch_id"],
-                    row["data_md5"], row["weights_sha256"], json.loads(row["files"]), row["run_id"], row["purged_by"],
-                    row["purge_pending"], row["weights_path"])
+    return Artifact(
+        row["id"],
+        row["kind"],
+        row["set_id"],
+        row["model_name"],
+        row["version"],
+        row["parent_id"],
+        row["batch_id"],
+        row["data_md5"],
+        row["weights_sha256"],
+        json.loads(row["files"]),
+        row["run_id"],
+        row["purged_by"],
+        row["purge_pending"],
+        row["weights_path"],
+    )
 
 
 def catalogue(ledger: Ledger, sample_ids: Iterable[str] | None = None) -> list[Sample]:
     """Catalogued rows (all, or those of `sample_ids`); relpath and sha256 are not kept: no pointer to pixels."""
     wanted = None if sample_ids is None else set(sample_ids)
     rows = ledger.query("SELECT * FROM catalogue") if wanted is None or wanted else []
-    return [Sample(r["sample_id"], r["subject_id"], r["label"], r["label_name"], r["split"], "", "")
-            for r in rows if wanted is None or r["sample_id"] in wanted]
+    return [
+        Sample(r["sample_id"], r["subject_id"], r["label"], r["label_name"], r["split"], "", "")
+        for r in rows
+        if wanted is None or r["sample_id"] in wanted
+    ]

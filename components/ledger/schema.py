@@ -109,8 +109,7 @@ def migrate(db: sqlite3.Connection) -> None:
     with transaction(db):
         db.execute("ALTER TABLE requests ADD COLUMN due_at TEXT")
         rows = db.execute("SELECT id, created_at FROM requests").fetchall()
-        db.executemany("UPDATE requests SET due_at = ? WHERE id = ?",
-                       [(after(r[1], DEFAULT_DEADLINE_DAYS), r[0]) for r in rows])
+        db.executemany("UPDATE requests SET due_at = ? WHERE id = ?", [(after(r[1], DEFAULT_DEADLINE_DAYS), r[0]) for r in rows])
 
 
 def _columns(db: sqlite3.Connection, table: str) -> set[str]:

@@ -100,8 +100,9 @@ class Ledger:
         schema.append_event(db, entity, entity_id, event, **detail)
 
     # --- requests -------------------------------------------------------------------------
-    def add_request(self, kind: str, selector: list[str], sample_ids: list[str], reason: str,
-                    deadline_days: float = DEFAULT_DEADLINE_DAYS) -> Request | None:
+    def add_request(
+        self, kind: str, selector: list[str], sample_ids: list[str], reason: str, deadline_days: float = DEFAULT_DEADLINE_DAYS
+    ) -> Request | None:
         """File the samples not already open in another request or forgotten (None: no sample left).
         The check and the insert are one write transaction, so requests filed at once by several
         processes never share a sample."""
@@ -114,9 +115,11 @@ class Ledger:
             request_id = f"req-{number:06d}"
             stamp = now()
             due = after(stamp, deadline_days)
-            db.execute("INSERT INTO requests (id, kind, selector, sample_ids, reason, status, created_at, updated_at, due_at) "
-                       "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-                       (request_id, kind, json.dumps(selector), json.dumps(new), reason, stamp, stamp, due))
+            db.execute(
+                "INSERT INTO requests (id, kind, selector, sample_ids, reason, status, created_at, updated_at, due_at) "
+                "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                (request_id, kind, json.dumps(selector), json.dumps(new), reason, stamp, stamp, due),
+            )
             self._event(db, "request", request_id, "filed", kind=kind, selector=selector, n_samples=len(new), due_at=due)
         return self.request(request_id)
 
@@ -156,16 +159,25 @@ class Ledger:
         """Claim up to `max_requests` pending requests, nearest deadline first, into a new `running`
         batch (None if none pend)."""
         with self.transaction() as db:
-            pending = [r["id"] for r in db.execute("SELECT id FROM requests WHERE status = 'pending' ORDER BY due_at, id LIMIT ?",
-                                                     (max_requests,))]
+            pending = [
+                r["id"]
+                for r in db.execute(
+                    "SELECT id FROM requests WHERE status = 'pending' ORDER BY due_at, id LIMIT ?", (max_requests,)
+                )
+            ]
             if not pending:
                 return None
             number = db.execute("SELECT COUNT(*) FROM batches").fetchone()[0] + 1
             batch_id, stamp = f"batch-{number:06d}", now()
-            db.execute("INSERT INTO batches (id, status, step, method, request_ids, created_at, updated_at) "
-                       "VALUES (?, 'running', 'claimed', ?, ?, ?, ?)", (batch_id, method, json.dumps(pending), stamp, stamp))
-            db.executemany("UPDATE requests SET status = 'processing', batch_id = ?, updated_at = ? WHERE id = ?",
-                           [(batch_id, stamp, r) for r in pending])
+            db.execute(
+                "INSERT INTO batches (id, status, step, method, request_ids, created_at, updated_at) "
+                "VALUES (?, 'running', 'claimed', ?, ?, ?, ?)",
+                (batch_id, method, json.dumps(pending), stamp, stamp),
+            )
+            db.executemany(
+                "UPDATE requests SET status = 'processing', batch_id = ?, updated_at = ? WHERE id = ?",
+                [(batch_id, stamp, r) for r in pending],
+            )
             self._event(db, "batch", batch_id, "opened", method=method, request_ids=pending)
             for r in pending:
                 self._event(db, "request", r, "processing", batch_id=batch_id)
@@ -204,8 +216,10 @@ class Ledger:
         batch = self.batch(batch_id)
         with self.transaction() as db:
             stamp = now()
-            db.execute("UPDATE batches SET status = ?, step = 'finished', model_version = ?, updated_at = ? WHERE id = ?",
-                       (status, model_version, stamp, batch_id))
+            db.execute(
+                "UPDATE batches SET status = ?, step = 'finished', model_version = ?, updated_at = ? WHERE id = ?",
+                (status, model_version, stamp, batch_id),
+            )
             self._event(db, "batch", batch_id, status, model_version=model_version)
             if status == "promoted":
                 for request_id in batch.request_ids:
@@ -213,10 +227,14 @@ class Ledger:
 
     def _mark_done(self, db: sqlite3.Connection, request_id: str, batch_id: str, model_version: int | None, stamp: str) -> None:
         samples = json.loads(db.execute("SELECT sample_ids FROM requests WHERE id = ?", (request_id,)).fetchone()[0])
-        db.executemany("INSERT OR IGNORE INTO tombstones (sample_id, request_id, batch_id, forgotten_at) VALUES (?, ?, ?, ?)",
-                       [(s, request_id, batch_id, stamp) for s in samples])
-        db.execute("UPDATE requests SET status = 'done', model_version = ?, error = NULL, updated_at = ? WHERE id = ?",
-                   (model_version, stamp, request_id))
+        db.executemany(
+            "INSERT OR IGNORE INTO tombstones (sample_id, request_id, batch_id, forgotten_at) VALUES (?, ?, ?, ?)",
+            [(s, request_id, batch_id, stamp) for s in samples],
+        )
+        db.execute(
+            "UPDATE requests SET status = 'done', model_version = ?, error = NULL, updated_at = ? WHERE id = ?",
+            (model_version, stamp, request_id),
+        )
         self._event(db, "request", request_id, "done", batch_id=batch_id, model_version=model_version)
 
     def resolve_review(self, batch_id: str, model_version: int) -> None:
@@ -247,8 +265,10 @@ class Ledger:
             for request_id in batch.request_ids:
                 attempts = db.execute("SELECT attempts FROM requests WHERE id = ?", (request_id,)).fetchone()[0] + attempt
                 state = "failed" if attempts >= max_attempts else "pending"
-                db.execute("UPDATE requests SET status = ?, error = ?, attempts = ?, batch_id = NULL, updated_at = ? WHERE id = ?",
-                           (state, error, attempts, stamp, request_id))
+                db.execute(
+                    "UPDATE requests SET status = ?, error = ?, attempts = ?, batch_id = NULL, updated_at = ? WHERE id = ?",
+                    (state, error, attempts, stamp, request_id),
+                )
                 self._event(db, "request", request_id, state, error=error, attempts=attempts)
 
     def set_batch_status(self, batch_id: str, status: str, note: str) -> None:
@@ -273,19 +293,44 @@ class Ledger:
         """The audit trail, oldest first; for a request, also the events of the batches it was in."""
         query, args = "SELECT * FROM events", ()
         if entity_id:
-            batches = [r["detail"] for r in self._db.execute(
-                "SELECT detail FROM events WHERE entity_id = ? AND entity = 'request'", (entity_id,))]
+            batches = [
+                r["detail"]
+                for r in self._db.execute("SELECT detail FROM events WHERE entity_id = ? AND entity = 'request'", (entity_id,))
+            ]
             ids = {entity_id} | {json.loads(d).get("batch_id") for d in batches} - {None}
             query, args = query + f" WHERE entity_id IN ({','.join('?' * len(ids))})", tuple(sorted(ids))
         return [dict(r) | {"detail": json.loads(r["detail"])} for r in self._db.execute(query + " ORDER BY seq", args)]
 
 
 def _request(row: sqlite3.Row) -> Request:
-    return Request(row["id"], row["kind"], json.loads(row["selector"]), json.loads(row["sample_ids"]), row["reason"],
-                   row["status"], row["error"], row["attempts"], row["batch_id"], row["model_version"], row["created_at"], row["due_at"])
+    return Request(
+        row["id"],
+        row["kind"],
+        json.loads(row["selector"]),
+        json.loads(row["sample_ids"]),
+        row["reason"],
+        row["status"],
+        row["error"],
+        row["attempts"],
+        row["batch_id"],
+        row["model_version"],
+        row["created_at"],
+        row["due_at"],
+    )
 
 
 def _batch(row: sqlite3.Row) -> Batch:
-    return Batch(row["id"], row["status"], row["step"], row["method"], json.loads(row["request_ids"]), row["model_version"],
-                 row["parent_version"], row["data_md5_before"], row["data_md5_after"], row["error"],
-                 json.loads(row["details"]), row["created_at"])
+    return Batch(
+        row["id"],
+        row["status"],
+        row["step"],
+        row["method"],
+        json.loads(row["request_ids"]),
+        row["model_version"],
+        row["parent_version"],
+        row["data_md5_before"],
+        row["data_md5_after"],
+        row["error"],
+        json.loads(row["details"]),
+        row["created_at"],
+    )

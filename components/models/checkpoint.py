@@ -78,8 +78,14 @@ def write_purged_stub(path: Path, batch_id: str) -> None:
     pipeline stays consistent (`dvc status` clean) while no forgotten data stays in its weights."""
     old = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").is_file() else {}
     path.write_bytes(b"")
-    path.with_suffix(".json").write_text(json.dumps(
-        {"purged_by": batch_id, "kind": old.get("kind"), "weights_sha256_was": old.get("weights_sha256")}, indent=2, sort_keys=True) + "\n")
+    path.with_suffix(".json").write_text(
+        json.dumps(
+            {"purged_by": batch_id, "kind": old.get("kind"), "weights_sha256_was": old.get("weights_sha256")},
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n"
+    )
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> nn.Module:

@@ -30,8 +30,10 @@ class MAEConfig:
         if self.pos_embed not in POS_EMBEDS:
             raise ValueError(f"pos_embed must be one of {POS_EMBEDS}, not {self.pos_embed!r}")
         if self.pos_embed == "sincos" and (self.embed_dim % 4 or self.decoder_dim % 4):
-            raise ValueError(f"sin-cos position embeddings need embed_dim and decoder_dim divisible by 4 "
-                             f"({self.embed_dim}, {self.decoder_dim})")
+            raise ValueError(
+                f"sin-cos position embeddings need embed_dim and decoder_dim divisible by 4 "
+                f"({self.embed_dim}, {self.decoder_dim})"
+            )
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,18 @@ class ConvAutoencoder(nn.Module):
         self.config = config
         w = config.width
         # --- encoder: 32 -> 16 -> 8 -> 4, latent (B, latent_dim, 4, 4) ---
-        self.encoder = nn.Sequential(_down(2, w), _down(w, 2 * w), _down(2 * w, 4 * w),
-                                     nn.Conv2d(4 * w, config.latent_dim, 3, padding=1))
+        self.encoder = nn.Sequential(
+            _down(2, w), _down(w, 2 * w), _down(2 * w, 4 * w), nn.Conv2d(4 * w, config.latent_dim, 3, padding=1)
+        )
         # --- decoder: 4 -> 8 -> 16 -> 32 ---
-        self.decoder = nn.Sequential(nn.Conv2d(config.latent_dim + 1, 4 * w, 3, padding=1), nn.GELU(),
-                                     _up(4 * w, 2 * w), _up(2 * w, w), _up(w, w), nn.Conv2d(w, 1, 3, padding=1))
+        self.decoder = nn.Sequential(
+            nn.Conv2d(config.latent_dim + 1, 4 * w, 3, padding=1),
+            nn.GELU(),
+            _up(4 * w, 2 * w),
+            _up(2 * w, w),
+            _up(w, w),
+            nn.Conv2d(w, 1, 3, padding=1),
+        )
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         return list(self.encoder.parameters())

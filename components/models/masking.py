@@ -54,8 +54,16 @@ def random_training_mask(batch: int, size: int, patch: int, generator: torch.Gen
     width = torch.randint(1, grid // 2, (batch,), generator=generator)
     rows = torch.arange(grid).view(1, grid, 1)
     cols = torch.arange(grid).view(1, 1, grid)
-    box = ((rows >= top.view(-1, 1, 1)) & (rows < (top + side).view(-1, 1, 1))
-           & (cols >= left.view(-1, 1, 1)) & (cols < (left + side).view(-1, 1, 1))).float().unsqueeze(1)
+    box = (
+        (
+            (rows >= top.view(-1, 1, 1))
+            & (rows < (top + side).view(-1, 1, 1))
+            & (cols >= left.view(-1, 1, 1))
+            & (cols < (left + side).view(-1, 1, 1))
+        )
+        .float()
+        .unsqueeze(1)
+    )
     w = width.view(-1, 1, 1)
     border = ((rows < w) | (rows >= grid - w) | (cols < w) | (cols >= grid - w)).float().unsqueeze(1)
     chosen = torch.where(kind.view(-1, 1, 1, 1) == 0, patches, torch.where(kind.view(-1, 1, 1, 1) == 1, box, border))

@@ -11,8 +11,9 @@ from components.models.masking import random_training_mask
 from components.models.training import FitResult, batches, decay_groups, fit, steps_per_epoch
 
 
-def train_inpainter(model: nn.Module, images: torch.Tensor, cfg: FitConfig, device: torch.device,
-                    generator: torch.Generator, desc: str = "train") -> FitResult:
+def train_inpainter(
+    model: nn.Module, images: torch.Tensor, cfg: FitConfig, device: torch.device, generator: torch.Generator, desc: str = "train"
+) -> FitResult:
     """Masked reconstruction on a mix of random patch, box and border masks (all parameters)."""
     model.to(device).train()
     size, patch = model.config.image_size, model.config.patch_size
@@ -22,8 +23,14 @@ def train_inpainter(model: nn.Module, images: torch.Tensor, cfg: FitConfig, devi
         mask = random_training_mask(len(x), size, patch, generator).to(x.device)
         return masked_mse(model(x, mask), x, mask)
 
-    result = fit(decay_groups(model, weight_decay=cfg.weight_decay), loss_fn,
-                 lambda _: batches((images,), cfg.batch_size, generator), cfg, device, desc,
-                 steps_per_epoch=steps_per_epoch(len(images), cfg.batch_size))
+    result = fit(
+        decay_groups(model, weight_decay=cfg.weight_decay),
+        loss_fn,
+        lambda _: batches((images,), cfg.batch_size, generator),
+        cfg,
+        device,
+        desc,
+        steps_per_epoch=steps_per_epoch(len(images), cfg.batch_size),
+    )
     model.eval()
     return result

@@ -81,9 +81,16 @@ def lr_factor(step: int, total: int, warmup: int, cosine: bool) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / (total - warmup))))
 
 
-def fit(groups: list[dict] | list[nn.Parameter], loss_fn: LossFn, epoch_batches: Callable[[int], Iterable[tuple[torch.Tensor, ...]]],
-        cfg: FitConfig, device: torch.device, desc: str = "train", steps_per_epoch: int | None = None,
-        monitor: Monitor | None = None) -> FitResult:
+def fit(
+    groups: list[dict] | list[nn.Parameter],
+    loss_fn: LossFn,
+    epoch_batches: Callable[[int], Iterable[tuple[torch.Tensor, ...]]],
+    cfg: FitConfig,
+    device: torch.device,
+    desc: str = "train",
+    steps_per_epoch: int | None = None,
+    monitor: Monitor | None = None,
+) -> FitResult:
     """Minimise `loss_fn` over `epoch_batches(epoch)` with AdamW on `groups` only.
 
     `steps_per_epoch` is needed for the warm-up/cosine schedule (its length is epochs x steps).
@@ -105,8 +112,14 @@ def fit(groups: list[dict] | list[nn.Parameter], loss_fn: LossFn, epoch_batches:
         if reason:
             break
         total_loss, count = 0.0, 0
-        bar = tqdm(epoch_batches(epoch), desc=f"{desc} {epoch + 1}/{cfg.epochs}", unit="step", disable=None, leave=False,
-                   total=steps_per_epoch)
+        bar = tqdm(
+            epoch_batches(epoch),
+            desc=f"{desc} {epoch + 1}/{cfg.epochs}",
+            unit="step",
+            disable=None,
+            leave=False,
+            total=steps_per_epoch,
+        )
         for batch in bar:
             batch = tuple(t.to(device, non_blocking=True) for t in batch)
             with autocast(device):

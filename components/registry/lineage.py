@@ -155,8 +155,11 @@ def _collect(client: MlflowClient, run_id: str | None, model_id: str | None) -> 
     if len(args) > 2 and client.tracking_uri.startswith(("http://", "https://")):
         # a tracking server: its database is not ours to open; the run and logged model are marked
         # deleted above, and the server's own `mlflow gc --backend-store-uri DB` removes their files
-        log.warning("run and model of %s marked deleted on %s: run `mlflow gc` against the server's backend store "
-                    "to remove their files", run_id, client.tracking_uri)
+        log.warning(
+            "run and model of %s marked deleted on %s: run `mlflow gc` against the server's backend store to remove their files",
+            run_id,
+            client.tracking_uri,
+        )
         return False
     if len(args) > 2:
         # gc sets the global tracking URI (and MLFLOW_TRACKING_URI) to --tracking-uri, whose default
@@ -177,5 +180,6 @@ def _collect(client: MlflowClient, run_id: str | None, model_id: str | None) -> 
 def trace(client: MlflowClient, name: str, ref: str) -> list[LineageEntry]:
     """The chain ref -> parent -> ... -> base, newest first, read from the registry itself."""
     found = versions(client, name)
-    return chain({int(v.version): dict(v.tags) for v in found}, aliases(client, name), ref,
-                 {int(v.version): v.run_id for v in found})
+    return chain(
+        {int(v.version): dict(v.tags) for v in found}, aliases(client, name), ref, {int(v.version): v.run_id for v in found}
+    )

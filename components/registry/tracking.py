@@ -40,4 +40,3 @@ def connect(workspace: Path, experiment: str) -> MlflowClient:
         client.create_experiment(experiment, artifact_location=None if user_uri else artifacts.resolve().as_uri())
     mlflow.set_experiment(experiment)
     return client
-

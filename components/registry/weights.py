@@ -46,8 +46,12 @@ def check(client: MlflowClient, name: str, version: int) -> WeightsCheck:
         try:
             weights = _download(f"models:/{name}/{version}", "weights", Path(tmp))
         except (MlflowException, OSError, KeyError, TypeError, yaml.YAMLError) as exc:
-            return WeightsCheck(version, "missing", f"weights cannot be read from the registry ({type(exc).__name__}: "
-                                                    f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})")
+            return WeightsCheck(
+                version,
+                "missing",
+                f"weights cannot be read from the registry ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})",
+            )
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()
         expected = mv.tags.get("weights_sha256")
         if expected and digest != expected:

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-METHODS = ("encoder-noise", "encoder-noise-proxy", "decoupling", "max-loss", "noisy-label", "retain-label",
-           "random-encoder", "retrain")
+METHODS = (
+    "encoder-noise",
+    "encoder-noise-proxy",
+    "decoupling",
+    "max-loss",
+    "noisy-label",
+    "retain-label",
+    "random-encoder",
+    "retrain",
+)
 
 
 @dataclass(frozen=True)

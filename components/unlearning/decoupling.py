@@ -58,8 +58,11 @@ def run(model, teacher, forget, retain, cfg, device, generator) -> PairedRun:
     phases = []
     constant = replace(fit_config(cfg), warmup_epochs=0.0, cosine=False)
     if distance() < threshold:
-        phases.append(fit(decay_groups(model, weight_decay=cfg.weight_decay), ascent_loss, ascent_batches, constant, device,
-                          desc="decouple"))
+        phases.append(
+            fit(
+                decay_groups(model, weight_decay=cfg.weight_decay), ascent_loss, ascent_batches, constant, device, desc="decouple"
+            )
+        )
     if cfg.dp_sigma > 0:
         with torch.no_grad():
             for p in (q for q in model.parameters() if q.requires_grad):  # not fixed position embeddings
@@ -75,8 +78,21 @@ def run(model, teacher, forget, retain, cfg, device, generator) -> PairedRun:
                 produced += 1
                 yield batch
 
-    phases.append(fit(decay_groups(model, weight_decay=cfg.weight_decay), retention_loss, retention_batches,
-                      fit_config(cfg), device, desc="retain", steps_per_epoch=steps))
-    total = FitResult(sum(p.steps for p in phases), tuple(x for p in phases for x in p.epoch_losses),
-                      sum(p.seconds for p in phases), phases[-1].stop_reason)
+    phases.append(
+        fit(
+            decay_groups(model, weight_decay=cfg.weight_decay),
+            retention_loss,
+            retention_batches,
+            fit_config(cfg),
+            device,
+            desc="retain",
+            steps_per_epoch=steps,
+        )
+    )
+    total = FitResult(
+        sum(p.steps for p in phases),
+        tuple(x for p in phases for x in p.epoch_losses),
+        sum(p.seconds for p in phases),
+        phases[-1].stop_reason,
+    )
     return PairedRun(total, cfg.decouple_max_steps + steps, [])

@@ -15,8 +15,9 @@ ENCODER_ONLY = True
 
 
 def build(model, teacher, cfg, generator):
-    return encoder_objective(model, teacher, cfg, generator,
-                             lambda x_f, m_f, batch: teacher.encode(noise_like(x_f, generator, batch), m_f))
+    return encoder_objective(
+        model, teacher, cfg, generator, lambda x_f, m_f, batch: teacher.encode(noise_like(x_f, generator, batch), m_f)
+    )
 
 
 def run(model, teacher, forget, retain, cfg, device, generator):

@@ -37,20 +37,23 @@ class UnlearnResult:
     fit: FitResult
     n_forget: int
     n_retain: int
-    budget: int                      # steps the method was allowed
-    probes: list[dict[str, float]]   # the stopping monitor's readings (step, forget_gap, retain_drift, retain_psnr_drop_pct)
-    kept_steps: int                  # steps whose updates the returned weights hold (fewer than run after a retain stop)
+    budget: int  # steps the method was allowed
+    probes: list[dict[str, float]]  # the stopping monitor's readings (step, forget_gap, retain_drift, retain_psnr_drop_pct)
+    kept_steps: int  # steps whose updates the returned weights hold (fewer than run after a retain stop)
 
 
-def unlearn(model: nn.Module, forget: torch.Tensor, retain: torch.Tensor, cfg: UnlearnConfig,
-            device: torch.device) -> UnlearnResult:
+def unlearn(
+    model: nn.Module, forget: torch.Tensor, retain: torch.Tensor, cfg: UnlearnConfig, device: torch.device
+) -> UnlearnResult:
     """Update `model` in place with `cfg.method`; the original is kept frozen as the teacher."""
     if len(forget) == 0:
         raise DataValidationError("the forget set is empty: nothing to unlearn")
     if len(retain) == 0:
         raise DataValidationError("the retain (or proxy) set is empty: the retain term needs images")
     if forget.shape[1:] != retain.shape[1:]:
-        raise DataValidationError(f"forget images {tuple(forget.shape[1:])} and retain images {tuple(retain.shape[1:])} differ in shape")
+        raise DataValidationError(
+            f"forget images {tuple(forget.shape[1:])} and retain images {tuple(retain.shape[1:])} differ in shape"
+        )
     generator = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     model.to(device)

@@ -66,8 +66,13 @@ def budget_steps(n_forget: int, cfg: UnlearnConfig) -> int:
     return int(min(cfg.max_steps, max(cfg.min_steps, math.ceil(cfg.forget_passes * n_forget / half))))
 
 
-def encoder_objective(model: nn.Module, teacher: nn.Module, cfg: UnlearnConfig, generator: torch.Generator,
-                      forget_target: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> LossFn:
+def encoder_objective(
+    model: nn.Module,
+    teacher: nn.Module,
+    cfg: UnlearnConfig,
+    generator: torch.Generator,
+    forget_target: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+) -> LossFn:
     """||E(T(x_r)) - E0(T(x_r))||^2 + alpha * ||E(T(x_f)) - forget_target(x_f, mask_f, batch)||^2 (encoder methods)."""
 
     def loss(batch: Batch) -> torch.Tensor:
@@ -82,8 +87,15 @@ def encoder_objective(model: nn.Module, teacher: nn.Module, cfg: UnlearnConfig, 
     return loss
 
 
-def paired_batches(forget: torch.Tensor, retain: torch.Tensor, retain_masks: torch.Tensor, retain_latents: torch.Tensor,
-                   steps: int, batch_size: int, generator: torch.Generator) -> Iterator[Batch]:
+def paired_batches(
+    forget: torch.Tensor,
+    retain: torch.Tensor,
+    retain_masks: torch.Tensor,
+    retain_latents: torch.Tensor,
+    steps: int,
+    batch_size: int,
+    generator: torch.Generator,
+) -> Iterator[Batch]:
     """`steps` batches of half forget, half retain images; both sets are cycled in fresh permutations."""
     half = max(1, batch_size // 2)
 
@@ -144,8 +156,10 @@ class Probes:
             return None
         reading, recent = self.history[-1], self.history[-self.cfg.patience :]
         if not any(self.within_limit(h) for h in recent):
-            return (f"retain: probe PSNR more than {self.cfg.max_retain_drop_pct}% below the original's at the last "
-                    f"{len(recent)} checks ({reading['retain_psnr_drop_pct']:.2f}% at step {step})")
+            return (
+                f"retain: probe PSNR more than {self.cfg.max_retain_drop_pct}% below the original's at the last "
+                f"{len(recent)} checks ({reading['retain_psnr_drop_pct']:.2f}% at step {step})"
+            )
         gap = reading["forget_gap"]
         if gap <= self.cfg.stop_gap and self.within_limit(reading):
             return f"forgotten: forget gap {gap:.3f} <= {self.cfg.stop_gap}"
@@ -178,8 +192,14 @@ def hold_out_probes(retain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def make_probes(model: nn.Module, teacher: nn.Module, forget: torch.Tensor, probe_retain: torch.Tensor, cfg: UnlearnConfig,
-                generator: torch.Generator) -> Probes:
+def make_probes(
+    model: nn.Module,
+    teacher: nn.Module,
+    forget: torch.Tensor,
+    probe_retain: torch.Tensor,
+    cfg: UnlearnConfig,
+    generator: torch.Generator,
+) -> Probes:
     x_f = forget[:PROBE]
     m_f = training_masks(model, x_f, generator)
     x_r = probe_retain[:PROBE]
@@ -193,8 +213,16 @@ def make_probes(model: nn.Module, teacher: nn.Module, forget: torch.Tensor, prob
 
 def fit_config(cfg: UnlearnConfig) -> FitConfig:
     """The budget as one 'epoch' of `steps` steps, warm-up `warmup_fraction` of it, then cosine."""
-    return FitConfig(epochs=1, batch_size=cfg.batch_size, lr=cfg.blr * cfg.batch_size / 256, weight_decay=cfg.weight_decay,
-                     grad_clip=cfg.grad_clip, seed=cfg.seed, warmup_epochs=cfg.warmup_fraction, cosine=True)
+    return FitConfig(
+        epochs=1,
+        batch_size=cfg.batch_size,
+        lr=cfg.blr * cfg.batch_size / 256,
+        weight_decay=cfg.weight_decay,
+        grad_clip=cfg.grad_clip,
+        seed=cfg.seed,
+        warmup_epochs=cfg.warmup_fraction,
+        cosine=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -209,21 +237,40 @@ class PairedRun:
         return self.fit.steps if self.restored_step is None else self.restored_step
 
 
-def run_paired(build: LossBuilder, encoder_only: bool, model: nn.Module, teacher: nn.Module, forget: torch.Tensor,
-               retain: torch.Tensor, cfg: UnlearnConfig, device: torch.device, generator: torch.Generator) -> PairedRun:
+def run_paired(
+    build: LossBuilder,
+    encoder_only: bool,
+    model: nn.Module,
+    teacher: nn.Module,
+    forget: torch.Tensor,
+    retain: torch.Tensor,
+    cfg: UnlearnConfig,
+    device: torch.device,
+    generator: torch.Generator,
+) -> PairedRun:
     """Minimise `build(...)`'s loss over paired batches within the budget, on the encoder or on every parameter."""
     forget, (retain, probe_retain) = forget.to(device), hold_out_probes(retain.to(device))
     retain_masks = training_masks(model, retain, generator)
     with torch.no_grad():
-        retain_latents = torch.cat([teacher.encode(retain[i : i + 512], retain_masks[i : i + 512]) for i in range(0, len(retain), 512)])
+        retain_latents = torch.cat(
+            [teacher.encode(retain[i : i + 512], retain_masks[i : i + 512]) for i in range(0, len(retain), 512)]
+        )
     probes = make_probes(model, teacher, forget, probe_retain, cfg, generator)
     steps = budget_steps(len(forget), cfg)
     groups = decay_groups(model, model.encoder_parameters() if encoder_only else None, cfg.weight_decay)
-    result = fit(groups, build(model, teacher, cfg, generator),
-                 lambda _: paired_batches(forget, retain, retain_masks, retain_latents, steps, cfg.batch_size, generator),
-                 fit_config(cfg), device, desc=cfg.method, steps_per_epoch=steps,
-                 monitor=Monitor(cfg.check_every, probes.check, probes.final))
+    result = fit(
+        groups,
+        build(model, teacher, cfg, generator),
+        lambda _: paired_batches(forget, retain, retain_masks, retain_latents, steps, cfg.batch_size, generator),
+        fit_config(cfg),
+        device,
+        desc=cfg.method,
+        steps_per_epoch=steps,
+        monitor=Monitor(cfg.check_every, probes.check, probes.final),
+    )
     if (restored := probes.settle()) is not None:
-        result = replace(result, stop_reason=f"{result.stop_reason}; retain probes past the limit at the end: weights of "
-                                             f"step {restored} restored")
+        result = replace(
+            result,
+            stop_reason=f"{result.stop_reason}; retain probes past the limit at the end: weights of step {restored} restored",
+        )
     return PairedRun(result, steps, probes.history, probes.restored_step)

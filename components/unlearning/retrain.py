@@ -19,9 +19,16 @@ ENCODER_ONLY = False
 
 def recipe(cfg: UnlearnConfig) -> FitConfig:
     """The base recipe (`train:`, copied into the `retrain_*` fields by flows/params.py), seeded by the unlearning run."""
-    return FitConfig(epochs=cfg.retrain_epochs, batch_size=cfg.retrain_batch_size, lr=cfg.retrain_lr,
-                     weight_decay=cfg.retrain_weight_decay, grad_clip=cfg.retrain_grad_clip, seed=cfg.seed,
-                     warmup_epochs=cfg.retrain_warmup_epochs, cosine=cfg.retrain_cosine)
+    return FitConfig(
+        epochs=cfg.retrain_epochs,
+        batch_size=cfg.retrain_batch_size,
+        lr=cfg.retrain_lr,
+        weight_decay=cfg.retrain_weight_decay,
+        grad_clip=cfg.retrain_grad_clip,
+        seed=cfg.seed,
+        warmup_epochs=cfg.retrain_warmup_epochs,
+        cosine=cfg.retrain_cosine,
+    )
 
 
 def run(model, teacher, forget, retain, cfg, device, generator) -> PairedRun:

@@ -11,5 +11,13 @@ from components.validation.suites import (
     tensor_expectations,
 )
 
-__all__ = ["ValidationReport", "batch_expectations", "dvc_expectations", "file_expectations", "fraction_expectations", "manifest_expectations", "run_suites",
-           "tensor_expectations"]
+__all__ = [
+    "ValidationReport",
+    "batch_expectations",
+    "dvc_expectations",
+    "file_expectations",
+    "fraction_expectations",
+    "manifest_expectations",
+    "run_suites",
+    "tensor_expectations",
+]

@@ -52,8 +52,10 @@ def file_expectations() -> list:
     import great_expectations as gx
 
     e = gx.expectations
-    return [e.ExpectColumnValuesToBeInSet(column="file_exists", value_set=[True]),
-            e.ExpectColumnValuesToBeInSet(column="sha256_ok", value_set=[True])]
+    return [
+        e.ExpectColumnValuesToBeInSet(column="file_exists", value_set=[True]),
+        e.ExpectColumnValuesToBeInSet(column="sha256_ok", value_set=[True]),
+    ]
 
 
 def dvc_expectations() -> list:
@@ -107,19 +109,24 @@ def run_suites(tables: dict[str, tuple[pd.DataFrame, list]]) -> ValidationReport
     source = context.data_sources.add_pandas("forgetflow")
     failures, evaluated = [], 0
     for name, (frame, expectations) in tables.items():
-        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name).get_batch(
-            batch_parameters={"dataframe": frame})
+        batch = (
+            source.add_dataframe_asset(name)
+            .add_batch_definition_whole_dataframe(name)
+            .get_batch(batch_parameters={"dataframe": frame})
+        )
         suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
         result = batch.validate(suite)
         evaluated += len(result.results)
         for r in result.results:
             if not r.success:
-                failures.append({
-                    "suite": name,
-                    "expectation": r.expectation_config.type,
-                    "column": r.expectation_config.kwargs.get("column"),
-                    "observed": _observed(r.result),
-                })
+                failures.append(
+                    {
+                        "suite": name,
+                        "expectation": r.expectation_config.type,
+                        "column": r.expectation_config.kwargs.get("column"),
+                        "observed": _observed(r.result),
+                    }
+                )
     return ValidationReport(not failures, evaluated, failures)
 
 

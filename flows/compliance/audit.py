@@ -41,8 +41,9 @@ def ledger(ws: Workspace) -> Finding:
 
 def weights(ws: Workspace, params: Params) -> list[Finding]:
     client = registry.connect(ws.root, params.registry.experiment)
-    return [Finding(f"{name}@{alias}", check.servable, f"v{version} {check.state}: {check.detail}")
-            for name in (params.registry.model_name, params.registry.conv_ae_model_name)
-            for alias, version in sorted(registry.aliases(client, name).items())
-            for check in [registry.check_weights(client, name, version)]]
-
+    return [
+        Finding(f"{name}@{alias}", check.servable, f"v{version} {check.state}: {check.detail}")
+        for name in (params.registry.model_name, params.registry.conv_ae_model_name)
+        for alias, version in sorted(registry.aliases(client, name).items())
+        for check in [registry.check_weights(client, name, version)]
+    ]

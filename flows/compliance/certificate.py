@@ -45,8 +45,11 @@ def build(ws: Workspace, params: Params, batch_id: str) -> dict:
     evaluation = _json(scratch / "evaluation.json")
     tag = data_commit.tag_for(batch_id)
     tagged = git(ws.root, "rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}")
-    files = [f"{p}" for p in (scratch / "extract.json", scratch / "validation.json", scratch / "evaluation.json",
-                              scratch / "removed.txt") if p.is_file()]
+    files = [
+        f"{p}"
+        for p in (scratch / "extract.json", scratch / "validation.json", scratch / "evaluation.json", scratch / "removed.txt")
+        if p.is_file()
+    ]
     cited = {_rel(ws, Path(f)): _sha(Path(f)) for f in files}
     if tagged:
         for name in ("data.dvc", "forgotten.csv", "models/unlearned.dvc"):
@@ -60,17 +63,43 @@ def build(ws: Workspace, params: Params, batch_id: str) -> dict:
     return {
         "format": FORMAT,
         "issued_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "batch": {"id": batch.id, "status": batch.status, "method": batch.method, "created_at": batch.created_at,
-                  "finished_at": next((e["at"] for e in reversed(trail) if e["event"] in ("promoted", "needs_review")), None)},
-        "requests": [{"id": r.id, "kind": r.kind, "selector": r.selector, "n_samples": len(r.sample_ids), "reason": r.reason,
-                      "filed_at": r.created_at, "due_at": r.due_at, "status": r.status} for r in requests],
+        "batch": {
+            "id": batch.id,
+            "status": batch.status,
+            "method": batch.method,
+            "created_at": batch.created_at,
+            "finished_at": next((e["at"] for e in reversed(trail) if e["event"] in ("promoted", "needs_review")), None),
+        },
+        "requests": [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "selector": r.selector,
+                "n_samples": len(r.sample_ids),
+                "reason": r.reason,
+                "filed_at": r.created_at,
+                "due_at": r.due_at,
+                "status": r.status,
+            }
+            for r in requests
+        ],
         "forgotten": {"n_samples": len(removed), "ids_sha256": list_sha256(removed) if removed else None},
         "data_versions": {"before": batch.data_md5_before, "after": batch.data_md5_after},
-        "model": {"name": params.registry.model_name, "parent_version": batch.parent_version, "version": batch.model_version,
-                  "aliases_before": batch.details.get("aliases_before"), "aliases_after": batch.details.get("aliases_after")},
+        "model": {
+            "name": params.registry.model_name,
+            "parent_version": batch.parent_version,
+            "version": batch.model_version,
+            "aliases_before": batch.details.get("aliases_before"),
+            "aliases_after": batch.details.get("aliases_after"),
+        },
         "evaluation": {k: evaluation[k] for k in ("forget", "retain") if k in evaluation} if evaluation else None,
-        "gates": {"passed": evaluation.get("gates_passed"), "promoted_inconclusive": evaluation.get("promoted_inconclusive", False),
-                  "checks": evaluation.get("gates")} if evaluation else None,
+        "gates": {
+            "passed": evaluation.get("gates_passed"),
+            "promoted_inconclusive": evaluation.get("promoted_inconclusive", False),
+            "checks": evaluation.get("gates"),
+        }
+        if evaluation
+        else None,
         "purge": purge,
         "deletion_pending_on_server": pending,  # weights marked deleted on a tracking server, not yet collected there
         "git": {"tag": tag if tagged else None, "commit": tagged},
@@ -126,32 +155,63 @@ def render_html(cert: dict) -> str:
     """One self-contained page (no scripts, no images) a privacy officer can read and print."""
     e = html.escape
     rows = lambda pairs: "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in pairs)  # noqa: E731
-    requests = "".join(f"<tr><td>{e(r['id'])}</td><td>{e(r['kind'])}</td><td>{e(', '.join(r['selector']))}</td>"
-                       f"<td>{r['n_samples']}</td><td>{e(r['reason'])}</td><td>{e(r['filed_at'])}</td><td>{e(r.get('due_at', ''))}</td></tr>"
-                       for r in cert["requests"])
-    gates = "".join(f"<li>{e(verdict_of(g).upper())} {e(g['name'])}: {e(g['detail'])}</li>"
-                    for g in (cert["gates"] or {}).get("checks") or [])
-    purge = "".join(f"<li>{e(p['at'])}: {p['cache_objects']} DVC cache objects ({p['cache_bytes']:,} bytes), "
-                    f"{p['remote_objects']} remote objects; weights of {e(', '.join(p['model_versions']) or 'no version')}</li>"
-                    for p in cert["purge"]) or "<li>not purged yet</li>"
-    purge += "".join(f"<li>deletion pending on server: weights of {e(k)} are marked deleted, not yet removed (needs {e(v)})</li>"
-                     for k, v in (cert.get("deletion_pending_on_server") or {}).items())
+    requests = "".join(
+        f"<tr><td>{e(r['id'])}</td><td>{e(r['kind'])}</td><td>{e(', '.join(r['selector']))}</td>"
+        f"<td>{r['n_samples']}</td><td>{e(r['reason'])}</td><td>{e(r['filed_at'])}</td><td>{e(r.get('due_at', ''))}</td></tr>"
+        for r in cert["requests"]
+    )
+    gates = "".join(
+        f"<li>{e(verdict_of(g).upper())} {e(g['name'])}: {e(g['detail'])}</li>" for g in (cert["gates"] or {}).get("checks") or []
+    )
+    purge = (
+        "".join(
+            f"<li>{e(p['at'])}: {p['cache_objects']} DVC cache objects ({p['cache_bytes']:,} bytes), "
+            f"{p['remote_objects']} remote objects; weights of {e(', '.join(p['model_versions']) or 'no version')}</li>"
+            for p in cert["purge"]
+        )
+        or "<li>not purged yet</li>"
+    )
+    purge += "".join(
+        f"<li>deletion pending on server: weights of {e(k)} are marked deleted, not yet removed (needs {e(v)})</li>"
+        for k, v in (cert.get("deletion_pending_on_server") or {}).items()
+    )
     files = "".join(f"<tr><td><code>{e(k)}</code></td><td><code>{e(v)}</code></td></tr>" for k, v in cert["files_sha256"].items())
     b, m = cert["batch"], cert["model"]
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Deletion certificate {e(b['id'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Deletion certificate {e(b["id"])}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #999;padding:.2em .5em;text-align:left}}code{{font-size:.85em}}</style></head>
-<body><h1>Deletion certificate: {e(b['id'])}</h1>
-<p>Issued {e(cert['issued_at'])}. Batch status <strong>{e(b['status'])}</strong>, method {e(b['method'])}.</p>
-<h2>Requests</h2><table><tr><th>id</th><th>kind</th><th>selector</th><th>samples</th><th>reason</th><th>filed</th><th>due</th></tr>{requests}</table>
-<h2>Forgotten data</h2><table>{rows([("samples", cert['forgotten']['n_samples']), ("sha256 of the sorted id list", cert['forgotten']['ids_sha256']),
-    ("data version before", cert['data_versions']['before']), ("data version after", cert['data_versions']['after'])])}</table>
-<h2>Model</h2><table>{rows([("registered model", m['name']), ("parent version", m['parent_version']), ("new version", m['version']),
-    ("aliases before", m['aliases_before']), ("aliases after", m['aliases_after']), ("git tag", cert['git']['tag']), ("git commit", cert['git']['commit'])])}</table>
-<h2>Gates</h2><ul>{gates or '<li>no evaluation recorded</li>'}</ul>
+<body><h1>Deletion certificate: {e(b["id"])}</h1>
+<p>Issued {e(cert["issued_at"])}. Batch status <strong>{e(b["status"])}</strong>, method {e(b["method"])}.</p>
+<h2>Requests</h2><table><tr><th>id</th><th>kind</th><th>selector</th><th>samples</th><th>reason</th><th>filed</th><th>due</th></tr>{
+        requests
+    }</table>
+<h2>Forgotten data</h2><table>{
+        rows(
+            [
+                ("samples", cert["forgotten"]["n_samples"]),
+                ("sha256 of the sorted id list", cert["forgotten"]["ids_sha256"]),
+                ("data version before", cert["data_versions"]["before"]),
+                ("data version after", cert["data_versions"]["after"]),
+            ]
+        )
+    }</table>
+<h2>Model</h2><table>{
+        rows(
+            [
+                ("registered model", m["name"]),
+                ("parent version", m["parent_version"]),
+                ("new version", m["version"]),
+                ("aliases before", m["aliases_before"]),
+                ("aliases after", m["aliases_after"]),
+                ("git tag", cert["git"]["tag"]),
+                ("git commit", cert["git"]["commit"]),
+            ]
+        )
+    }</table>
+<h2>Gates</h2><ul>{gates or "<li>no evaluation recorded</li>"}</ul>
 <h2>Purge</h2><ul>{purge}</ul>
-<h2>Cited files</h2><p>Ledger head (event:sha256): <code>{e(str(cert.get('ledger_head')))}</code>.
+<h2>Cited files</h2><p>Ledger head (event:sha256): <code>{e(str(cert.get("ledger_head")))}</code>.
 Verify with <code>forgetflow certificate --verify CERT.json</code>.</p>
 <table><tr><th>file</th><th>sha256</th></tr>{files}</table></body></html>
 """

@@ -24,13 +24,27 @@ def contains(ws: Workspace, params: Params, kind: str, selector: list[str]) -> d
     serving = set(serving_aliases(params.registry.challenger_serves))
     out = []
     for c in rows:
-        out.append({"artifact": c.artifact.id, "kind": c.artifact.kind, "aliases": c.aliases, "trained_on": c.trained_on,
-                    "holds": len(c.contained), "unlearned_by": c.unlearned,
-                    "verdicts": {b: verdicts[b] for b in c.unlearned}, "purged_by": c.artifact.purged_by,
-                    "deletion_pending": c.artifact.purge_pending,
-                    "tainted_by": c.tainted_by, "samples_held": c.contained[:100]})
+        out.append(
+            {
+                "artifact": c.artifact.id,
+                "kind": c.artifact.kind,
+                "aliases": c.aliases,
+                "trained_on": c.trained_on,
+                "holds": len(c.contained),
+                "unlearned_by": c.unlearned,
+                "verdicts": {b: verdicts[b] for b in c.unlearned},
+                "purged_by": c.artifact.purged_by,
+                "deletion_pending": c.artifact.purge_pending,
+                "tainted_by": c.tainted_by,
+                "samples_held": c.contained[:100],
+            }
+        )
     holding = [r for r in out if r["holds"] and set(r["aliases"]) & serving]
-    return {"n_samples": len(ids), "n_forgotten": sum(1 for i in ids if i in forgotten),
-            "forgotten_by": sorted({forgotten[i] for i in ids if i in forgotten}), "serving_aliases": sorted(serving),
-            "serving_contains": [f"{r['artifact']}@{','.join(sorted(set(r['aliases']) & serving))}" for r in holding],
-            "artifacts": out}
+    return {
+        "n_samples": len(ids),
+        "n_forgotten": sum(1 for i in ids if i in forgotten),
+        "forgotten_by": sorted({forgotten[i] for i in ids if i in forgotten}),
+        "serving_aliases": sorted(serving),
+        "serving_contains": [f"{r['artifact']}@{','.join(sorted(set(r['aliases']) & serving))}" for r in holding],
+        "artifacts": out,
+    }

@@ -32,10 +32,21 @@ def index_base(ws: Workspace, client, model_name: str, version: int, run_id: str
 
     with ledgers.Ledger(ws.ledger_path) as book:
         set_id = index_training_set(ws, book)
-        provenance.record_artifact(book, provenance.Artifact(provenance.version_id(model_name, version), "model_version", set_id,
-                                                       model_name, version, data_md5=ws.data_version(),
-                                                       weights_sha256=weights_sha, files=files, run_id=run_id,
-                                                       weights_path=registry.stored_file(client, model_name, version, ws.root)))
+        provenance.record_artifact(
+            book,
+            provenance.Artifact(
+                provenance.version_id(model_name, version),
+                "model_version",
+                set_id,
+                model_name,
+                version,
+                data_md5=ws.data_version(),
+                weights_sha256=weights_sha,
+                files=files,
+                run_id=run_id,
+                weights_path=registry.stored_file(client, model_name, version, ws.root),
+            ),
+        )
 
 
 def index_featurenet(ws: Workspace, weights_sha: str, files: list[str], trained_on: list[data.Sample]) -> None:
@@ -45,19 +56,39 @@ def index_featurenet(ws: Workspace, weights_sha: str, files: list[str], trained_
 
     with ledgers.Ledger(ws.ledger_path) as book:
         index_training_set(ws, book)  # catalogues the data version: subjects and labels resolve later
-        set_id = provenance.training_set_id(ws.data_version() or "none", "featurenet-" + list_sha256([s.sample_id for s in trained_on])[:16])
+        set_id = provenance.training_set_id(
+            ws.data_version() or "none", "featurenet-" + list_sha256([s.sample_id for s in trained_on])[:16]
+        )
         if not provenance.has_set(book, set_id):
             provenance.record_samples(book, set_id, trained_on)
-        provenance.record_artifact(book, provenance.Artifact(featurenet_id(weights_sha), "featurenet", set_id,
-                                                       data_md5=ws.data_version(), weights_sha256=weights_sha, files=files))
+        provenance.record_artifact(
+            book,
+            provenance.Artifact(
+                featurenet_id(weights_sha),
+                "featurenet",
+                set_id,
+                data_md5=ws.data_version(),
+                weights_sha256=weights_sha,
+                files=files,
+            ),
+        )
 
 
 def featurenet_id(weights_sha: str) -> str:
     return f"featurenet/{weights_sha[:16]}"
 
 
-def index_unlearned(ws: Workspace, client, model_name: str, version: int, parent: int, batch_id: str, run_id: str,
-                    weights_sha: str, files: list[str]) -> None:
+def index_unlearned(
+    ws: Workspace,
+    client,
+    model_name: str,
+    version: int,
+    parent: int,
+    batch_id: str,
+    run_id: str,
+    weights_sha: str,
+    files: list[str],
+) -> None:
     """An unlearned version inherits its parent's training set; its batch is on its provenance."""
     from components import registry
 
@@ -67,9 +98,23 @@ def index_unlearned(ws: Workspace, client, model_name: str, version: int, parent
         index = provenance.artifacts(book)
         if parent_id not in index:
             raise RegistryError(f"lineage index has no {parent_id}: run `forgetflow reindex`")
-        provenance.record_artifact(book, provenance.Artifact(
-            provenance.version_id(model_name, version), "model_version", index[parent_id].set_id, model_name, version,
-            parent_id, batch_id, index[parent_id].data_md5, weights_sha, files, run_id, weights_path=weights_path))
+        provenance.record_artifact(
+            book,
+            provenance.Artifact(
+                provenance.version_id(model_name, version),
+                "model_version",
+                index[parent_id].set_id,
+                model_name,
+                version,
+                parent_id,
+                batch_id,
+                index[parent_id].data_md5,
+                weights_sha,
+                files,
+                run_id,
+                weights_path=weights_path,
+            ),
+        )
 
 
 def sync_aliases(ws: Workspace, client, model_name: str) -> dict[str, int]:
@@ -100,18 +145,38 @@ def reindex(ws: Workspace, client, model_names: list[str]) -> int:
                     index = provenance.artifacts(book)
                     parent = provenance.version_id(name, int(tags["parent_version"]))
                     set_id = index[parent].set_id if parent in index else ""
-                    artifact = provenance.Artifact(provenance.version_id(name, int(mv.version)), "model_version", set_id, name,
-                                                int(mv.version), parent, tags.get("deletion_batch_id"),
-                                                tags.get("data_dvc_md5_before"), tags.get("weights_sha256"), [], mv.run_id,
-                                                tags.get("purged_by"), weights_path=weights_path)
+                    artifact = provenance.Artifact(
+                        provenance.version_id(name, int(mv.version)),
+                        "model_version",
+                        set_id,
+                        name,
+                        int(mv.version),
+                        parent,
+                        tags.get("deletion_batch_id"),
+                        tags.get("data_dvc_md5_before"),
+                        tags.get("weights_sha256"),
+                        [],
+                        mv.run_id,
+                        tags.get("purged_by"),
+                        weights_path=weights_path,
+                    )
                 else:
                     md5 = tags.get("data_dvc_md5", "none")
                     set_id = provenance.training_set_id(md5)
                     if not provenance.has_set(book, set_id):
                         provenance.record_samples(book, set_id, manifest_at(ws, md5))
-                    artifact = provenance.Artifact(provenance.version_id(name, int(mv.version)), "model_version", set_id, name,
-                                                int(mv.version), data_md5=md5, weights_sha256=tags.get("weights_sha256"),
-                                                run_id=mv.run_id, purged_by=tags.get("purged_by"), weights_path=weights_path)
+                    artifact = provenance.Artifact(
+                        provenance.version_id(name, int(mv.version)),
+                        "model_version",
+                        set_id,
+                        name,
+                        int(mv.version),
+                        data_md5=md5,
+                        weights_sha256=tags.get("weights_sha256"),
+                        run_id=mv.run_id,
+                        purged_by=tags.get("purged_by"),
+                        weights_path=weights_path,
+                    )
                 provenance.record_artifact(book, artifact)
             count += 1
         sync_aliases(ws, client, name)

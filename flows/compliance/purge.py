@@ -43,7 +43,7 @@ class PurgeReport:
     cache_objects: int
     cache_bytes: int
     remote_objects: int
-    remote_bytes: int | None   # None: the remote is not a local directory we can measure
+    remote_bytes: int | None  # None: the remote is not a local directory we can measure
     model_versions: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     data_versions: list[str] = field(default_factory=list)
@@ -58,12 +58,20 @@ class PurgeReport:
             return f"nothing to remove: {', '.join(self.batch_ids) or 'every promoted batch'} already purged"
         remote = f"; remote: {self.remote_objects} objects" + (f" ({self.remote_bytes:,} bytes)" if self.remote_bytes else "")
         collected = [v for v in self.model_versions if v not in self.pending_server_gc]
-        pending = (f"; marked deleted on the tracking server, files still there until `mlflow gc` runs on the server: "
-                   f"{', '.join(self.pending_server_gc)}") if self.pending_server_gc else ""
-        return (f"purged {', '.join(self.batch_ids) or 'earlier batches'}: DVC cache {self.cache_objects} objects "
-                f"({self.cache_bytes:,} bytes){remote if self.remote_objects else ''}; model weights "
-                f"{', '.join(collected) or 'none'}{pending}; workspace files {len(self.files)}; "
-                f"data versions made unrestorable {len(self.data_versions)}")
+        pending = (
+            (
+                f"; marked deleted on the tracking server, files still there until `mlflow gc` runs on the server: "
+                f"{', '.join(self.pending_server_gc)}"
+            )
+            if self.pending_server_gc
+            else ""
+        )
+        return (
+            f"purged {', '.join(self.batch_ids) or 'earlier batches'}: DVC cache {self.cache_objects} objects "
+            f"({self.cache_bytes:,} bytes){remote if self.remote_objects else ''}; model weights "
+            f"{', '.join(collected) or 'none'}{pending}; workspace files {len(self.files)}; "
+            f"data versions made unrestorable {len(self.data_versions)}"
+        )
 
 
 def purge(ws: Workspace, params: Params, batch_id: str | None = None) -> PurgeReport:
@@ -81,7 +89,11 @@ def purge(ws: Workspace, params: Params, batch_id: str | None = None) -> PurgeRe
         artifact = artifacts[artifact_id]
         if artifact.purged_by or _live_featurenet(ws, artifact):
             continue
-        state = registry.purge_weights(client, artifact.model_name, artifact.version, batches[0]) if artifact.kind == "model_version" else None
+        state = (
+            registry.purge_weights(client, artifact.model_name, artifact.version, batches[0])
+            if artifact.kind == "model_version"
+            else None
+        )
         if state is not None:
             versions.append(artifact_id)
         if state:
@@ -203,8 +215,10 @@ def checkout_data(ws: Workspace, rev: str) -> str:
     with ledgers.Ledger(ws.ledger_path) as book:
         purged = provenance.purged_data(book)
     if md5 in purged:
-        raise ForgetflowError(f"data version {md5} (at {rev}) was purged by {purged[md5]}: it held forgotten samples "
-                              "and can never be checked out again")
+        raise ForgetflowError(
+            f"data version {md5} (at {rev}) was purged by {purged[md5]}: it held forgotten samples "
+            "and can never be checked out again"
+        )
     if git(ws.root, "checkout", rev, "--", "data.dvc") is None:
         raise ForgetflowError(f"git could not check out data.dvc at {rev}")
     dvc_repo.run(ws, "checkout", "data.dvc")

@@ -30,8 +30,10 @@ def refuse_if_tainted(ws: Workspace, model_name: str, version: int) -> None:
         index = provenance.artifacts(book)
         artifact_id = provenance.version_id(model_name, version)
         if artifact_id not in index:
-            raise RegistryError(f"{artifact_id} is not in the lineage index, so it cannot be shown free of forgotten data; "
-                                "run `forgetflow reindex` first")
+            raise RegistryError(
+                f"{artifact_id} is not in the lineage index, so it cannot be shown free of forgotten data; "
+                "run `forgetflow reindex` first"
+            )
         batches = provenance.tainted_by(book, index, artifact_id)
         if index[artifact_id].purged_by:
             raise RegistryError(f"v{version}'s weights were purged by {index[artifact_id].purged_by}; it cannot serve again")
@@ -39,7 +41,8 @@ def refuse_if_tainted(ws: Workspace, model_name: str, version: int) -> None:
         raise RegistryError(
             f"v{version} was trained on samples forgotten by {', '.join(batches)} and no unlearning on its lineage removed "
             f"them, so it cannot serve. Way forward: promote a version made after {batches[-1]}, re-run a batch with "
-            "another method (`forgetflow run --method …`), or retrain (`dvc repro train_base`).")
+            "another method (`forgetflow run --method …`), or retrain (`dvc repro train_base`)."
+        )
 
 
 def tainted_artifacts(book: ledgers.Ledger) -> dict[str, list[str]]:
@@ -63,8 +66,11 @@ def move_aliases_off_tainted(ws: Workspace, client) -> None:
             if artifact_id not in unusable:
                 continue
             reason = f"v{version} holds data forgotten by {', '.join(tainted.get(artifact_id, ['a purge']))}"
-            clean = [v for v in versions if v < version and provenance.version_id(name, v) not in unusable
-                     and v not in current.values()]
+            clean = [
+                v
+                for v in versions
+                if v < version and provenance.version_id(name, v) not in unusable and v not in current.values()
+            ]
             if alias == "previous-champion" and clean:
                 registry.move_alias(client, name, alias, clean[-1], f"moved off v{version}: {reason}")
             else:

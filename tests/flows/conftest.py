@@ -19,8 +19,13 @@ from tests.conftest import TINY_PARAMS, write_params
 
 # Tests of batch mechanics (transactions, lineage, purge, service), not of gate decisions: every margin so
 # wide that every verdict is `forgotten`/pass. Real gate decisions: tests/flows/test_gate_decisions.py.
-PASSING_GATES = {"sample_remembered_db": 1e9, "sample_overforget_db": 1e9, "class_psnr_slack_db": 1e9,
-                 "retain_max_psnr_drop_pct": 100.0, "retain_max_accuracy_drop": 1.0}
+PASSING_GATES = {
+    "sample_remembered_db": 1e9,
+    "sample_overforget_db": 1e9,
+    "class_psnr_slack_db": 1e9,
+    "retain_max_psnr_drop_pct": 100.0,
+    "retain_max_accuracy_drop": 1.0,
+}
 # two steps, kept whatever they cost the tiny model's retain PSNR (else the retain rule keeps step 0 and the batch waits for review)
 MECHANICS_UNLEARN = {"retain_samples": 20, "budget": {"min_steps": 2, "max_steps": 2}, "stopping": {"max_retain_drop_pct": 1e9}}
 
@@ -49,9 +54,17 @@ def trained_template(tmp_path_factory, idx_source) -> Path:
     """Trained once per session; each test gets its own copy (`trained`)."""
     root = tmp_path_factory.mktemp("trained") / "ws"
     workspace.init(root)
-    write_params(root, {**TINY_PARAMS, "data": {**TINY_PARAMS["data"], "source": str(idx_source)},
-                        "unlearn": MECHANICS_UNLEARN, "evaluate": {"min_fid_samples": 5},
-                        "batch": {"max_forget_fraction": 0.5}, "gates": PASSING_GATES})
+    write_params(
+        root,
+        {
+            **TINY_PARAMS,
+            "data": {**TINY_PARAMS["data"], "source": str(idx_source)},
+            "unlearn": MECHANICS_UNLEARN,
+            "evaluate": {"min_fid_samples": 5},
+            "batch": {"max_forget_fraction": 0.5},
+            "gates": PASSING_GATES,
+        },
+    )
     return train_workspace(root).root
 
 
@@ -82,9 +95,11 @@ def file_requests(ws):
     manifest = read_manifest(ws.data_dir)
     book = ledgers.Ledger(ws.ledger_path)
     try:
-        ids = [ledgers.file_request(book, manifest, "label", ["Trouser"]).request.id,
-               ledgers.file_request(book, manifest, "subject", [manifest[0].subject_id]).request.id,
-               ledgers.file_request(book, manifest, "sample", [manifest[-1].sample_id]).request.id]
+        ids = [
+            ledgers.file_request(book, manifest, "label", ["Trouser"]).request.id,
+            ledgers.file_request(book, manifest, "subject", [manifest[0].subject_id]).request.id,
+            ledgers.file_request(book, manifest, "sample", [manifest[-1].sample_id]).request.id,
+        ]
         removed = {i for r in ids for i in book.request(r).sample_ids}
     finally:
         book.close()
@@ -111,6 +126,6 @@ def file_digests(root) -> dict[str, str]:
     """sha256 of every file under `root`: what "byte-identical" means in the copy tests."""
     import hashlib
 
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(root).rglob("*"))
-            if p.is_file()}
-
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(root).rglob("*")) if p.is_file()
+    }

@@ -27,9 +27,13 @@ def forgetflow(*args: str):
 
 
 def test_help_and_bookkeeping_imports_answer_fast_without_heavy_libraries(cli_env):
-    code = ("import sys, time; t = time.perf_counter(); from flows.cli import app; import flows.params, flows.status; "
-            "print(time.perf_counter() - t, sorted(m for m in ('torch', 'mlflow', 'torchmetrics', 'great_expectations', 'prefect') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env, check=True).stdout.split(maxsplit=1)
+    code = (
+        "import sys, time; t = time.perf_counter(); from flows.cli import app; import flows.params, flows.status; "
+        "print(time.perf_counter() - t, sorted(m for m in ('torch', 'mlflow', 'torchmetrics', 'great_expectations', 'prefect') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env, check=True).stdout.split(
+        maxsplit=1
+    )
     assert out[1].strip() == "[]"
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "flows.cli", "--help"], capture_output=True, env=cli_env, check=True)
@@ -105,8 +109,15 @@ def test_requests_and_status_show_deadlines_and_what_a_scheduled_run_would_do(ti
 
 
 def test_the_demo_runs_end_to_end_and_commits_what_dvc_repro_recorded(tiny_workspace, prefect_api, monkeypatch, own_prefect_env):
-    write_params(tiny_workspace, {"unlearn": MECHANICS_UNLEARN, "evaluate": {"min_fid_samples": 5},
-                                  "batch": {"max_forget_fraction": 0.6}, "gates": PASSING_GATES})
+    write_params(
+        tiny_workspace,
+        {
+            "unlearn": MECHANICS_UNLEARN,
+            "evaluate": {"min_fid_samples": 5},
+            "batch": {"max_forget_fraction": 0.6},
+            "gates": PASSING_GATES,
+        },
+    )
     git(tiny_workspace, "add", "params.yaml")
     commit(tiny_workspace, "tiny params")  # the user's own edit: theirs to commit
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps the report at the terminal width
@@ -129,10 +140,13 @@ def _files(root) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train", "--family", "vae"], "unknown family 'vae'"),
-    (["run", "--method", "forget-harder"], "unknown method 'forget-harder'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--family", "vae"], "unknown family 'vae'"),
+        (["run", "--method", "forget-harder"], "unknown method 'forget-harder'"),
+    ],
+)
 def test_an_unknown_family_or_method_is_bad_input_with_one_line_and_no_write(tiny_workspace, args, message):
     before = _files(tiny_workspace)
     result = runner.invoke(app, ["-w", str(tiny_workspace), *args])
@@ -141,17 +155,22 @@ def test_an_unknown_family_or_method_is_bad_input_with_one_line_and_no_write(tin
     assert _files(tiny_workspace) == before
 
 
-@pytest.mark.parametrize("args, message", [
-    (["requests", "--status", "lost"], "unknown status 'lost'"),
-    (["events", "--request", "req-999999"], "no request 'req-999999'"),
-    (["reject", "batch-999999", "--reason", "test"], "no batch 'batch-999999'"),
-    (["promote", "7"], "has no version or alias '7'"),
-    (["trace", "7", "--registry"], "no version or alias '7'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["requests", "--status", "lost"], "unknown status 'lost'"),
+        (["events", "--request", "req-999999"], "no request 'req-999999'"),
+        (["reject", "batch-999999", "--reason", "test"], "no batch 'batch-999999'"),
+        (["promote", "7"], "has no version or alias '7'"),
+        (["trace", "7", "--registry"], "no version or alias '7'"),
+    ],
+)
 def test_a_name_that_names_nothing_is_bad_input_with_one_line(tiny_workspace, args, message):
     from flows.params import load_params
 
-    registry.connect(tiny_workspace, load_params(tiny_workspace / "params.yaml").registry.experiment)  # MLflow logs its first start
+    registry.connect(
+        tiny_workspace, load_params(tiny_workspace / "params.yaml").registry.experiment
+    )  # MLflow logs its first start
     result = runner.invoke(app, ["-w", str(tiny_workspace), *args])
     assert result.exit_code == 2 and result.stdout == "", result.output
     assert result.stderr.startswith("error:") and message in result.stderr and result.stderr.count("\n") == 1

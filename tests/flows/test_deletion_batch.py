@@ -35,19 +35,35 @@ MODEL = "forgetflow-mae"
 def snapshot(ws):
     """Everything a failed batch must leave untouched."""
     client = MlflowClient(registry.tracking_uri(ws.root), registry.tracking_uri(ws.root))
-    files = {str(p.relative_to(ws.data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted(ws.data_dir.rglob("*")) if p.is_file()}
+    files = {
+        str(p.relative_to(ws.data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(ws.data_dir.rglob("*"))
+        if p.is_file()
+    }
     experiment = client.get_experiment_by_name("forgetflow").experiment_id
     book = ledgers.Ledger(ws.ledger_path)
-    ledger_state = {"tombstones": book.tombstones(), "artifacts": sorted(provenance.artifacts(book)),
-                    "aliases": provenance.aliases(book), "requests": [r.status for r in book.requests()]}
+    ledger_state = {
+        "tombstones": book.tombstones(),
+        "artifacts": sorted(provenance.artifacts(book)),
+        "aliases": provenance.aliases(book),
+        "requests": [r.status for r in book.requests()],
+    }
     book.close()
-    return {"aliases": registry.aliases(client, MODEL), "versions": len(client.search_model_versions(f"name='{MODEL}'")),
-            "runs": len(client.search_runs([experiment])), "data": files, "data.dvc": ws.data_dvc.read_text(),
-            "head": git(ws.root, "rev-parse", "HEAD"), "tags": git(ws.root, "tag"), "forgotten": ws.forgotten_file.exists(),
-            "dvc_cache": sorted(str(p.relative_to(ws.root)) for p in (ws.root / ".dvc" / "cache").rglob("*") if p.is_file()),
-            "unlearned": sorted(p.name for p in (ws.root / "models" / "unlearned").glob("*")) if (ws.root / "models" / "unlearned").is_dir() else [],
-            "ledger": ledger_state}
+    return {
+        "aliases": registry.aliases(client, MODEL),
+        "versions": len(client.search_model_versions(f"name='{MODEL}'")),
+        "runs": len(client.search_runs([experiment])),
+        "data": files,
+        "data.dvc": ws.data_dvc.read_text(),
+        "head": git(ws.root, "rev-parse", "HEAD"),
+        "tags": git(ws.root, "tag"),
+        "forgotten": ws.forgotten_file.exists(),
+        "dvc_cache": sorted(str(p.relative_to(ws.root)) for p in (ws.root / ".dvc" / "cache").rglob("*") if p.is_file()),
+        "unlearned": sorted(p.name for p in (ws.root / "models" / "unlearned").glob("*"))
+        if (ws.root / "models" / "unlearned").is_dir()
+        else [],
+        "ledger": ledger_state,
+    }
 
 
 def dvc_status(ws):
@@ -116,7 +132,8 @@ def test_a_fault_in_any_step_leaves_everything_as_before(trained, monkeypatch, s
     assert after["ledger"]["requests"] == ["pending"] * 3  # released, with the error (checked below)
     assert {k: v for k, v in after.items() if k != "ledger"} == {k: v for k, v in before.items() if k != "ledger"}
     assert {k: v for k, v in after["ledger"].items() if k != "requests"} == {
-        k: v for k, v in before["ledger"].items() if k != "requests"}
+        k: v for k, v in before["ledger"].items() if k != "requests"
+    }
     book = ledgers.Ledger(ws.ledger_path)
     assert all(r.status == "pending" and "injected" in r.error for r in book.requests())
     book.close()
@@ -165,9 +182,14 @@ def test_a_file_changed_outside_the_batch_is_never_committed(trained):
     assert outcome.status == "failed" and "changed outside this batch" in outcome.error and other.relpath in outcome.error
     after = snapshot(ws)
     assert {k: v for k, v in after["data"].items() if k != other.relpath} == {
-        k: v for k, v in before["data"].items() if k != other.relpath}
+        k: v for k, v in before["data"].items() if k != other.relpath
+    }
     assert (after["data.dvc"], after["head"], after["aliases"], after["versions"]) == (
-        before["data.dvc"], before["head"], before["aliases"], before["versions"])
+        before["data.dvc"],
+        before["head"],
+        before["aliases"],
+        before["versions"],
+    )
 
 
 def test_a_second_batch_in_the_same_workspace_is_refused(trained):
@@ -190,10 +212,22 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, trained
     ws = trained
     original = file_digests(trained_template)
     file_requests(ws)
-    write_params(ws.root, {"unlearn": {"budget": {"min_steps": 100000, "max_steps": 100000},
-                                       "stopping": {"stop_plateau": -1e9, "stop_gap": 0.0, "max_retain_drop_pct": 1e9}}})  # killed inside unlearn
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root)], env=cli_env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    write_params(
+        ws.root,
+        {
+            "unlearn": {
+                "budget": {"min_steps": 100000, "max_steps": 100000},
+                "stopping": {"stop_plateau": -1e9, "stop_gap": 0.0, "max_retain_drop_pct": 1e9},
+            }
+        },
+    )  # killed inside unlearn
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root)],
+        env=cli_env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
         book = ledgers.Ledger(ws.ledger_path)
@@ -212,8 +246,13 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, trained
     assert not processes_of(ws.root), "the run's Prefect server outlived a kill -9 of the run"
 
     write_params(ws.root, {"unlearn": {"budget": {"max_steps": 2}}})
-    done = subprocess.run([sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root), "--json"], env=cli_env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root), "--json"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     outcome = json.loads(done.stdout)  # stdout is the JSON alone, purge and MLflow chatter go to stderr
     assert outcome["batch_id"] == "batch-000001" and outcome["status"] == "promoted"
@@ -227,11 +266,18 @@ def test_kill_9_mid_unlearn_is_resumed_without_a_second_version(trained, trained
 def test_sigkill_after_the_data_commit_finishes_forward_on_the_next_run(trained, cli_env):
     ws, params = trained, load_params(trained.params_file)
     _, removed = file_requests(ws)
-    code = ("import os, signal, sys\nimport flows.batch_steps as steps\nreal = steps.commit_data\n"
-            "def commit_then_die(*a, **k):\n    real(*a, **k)\n    os.kill(os.getpid(), signal.SIGKILL)\n"
-            "steps.commit_data = commit_then_die\nfrom flows.cli import app\napp(['-w', sys.argv[1], 'run'])\n")
-    killed = subprocess.Popen([sys.executable, "-c", code, str(ws.root)], env=cli_env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = (
+        "import os, signal, sys\nimport flows.batch_steps as steps\nreal = steps.commit_data\n"
+        "def commit_then_die(*a, **k):\n    real(*a, **k)\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "steps.commit_data = commit_then_die\nfrom flows.cli import app\napp(['-w', sys.argv[1], 'run'])\n"
+    )
+    killed = subprocess.Popen(
+        [sys.executable, "-c", code, str(ws.root)],
+        env=cli_env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert killed.wait(timeout=300) == -signal.SIGKILL
     finally:  # the killed run's own children (its temporary Prefect API) die with it

@@ -26,8 +26,10 @@ from tests.flows.conftest import file_requests, processes_of
 
 pytestmark = pytest.mark.integration
 
-HOLD_DVC_LOCK = ("import sys, time\nfrom dvc.repo import Repo\nrepo = Repo(sys.argv[1])\nrepo.lock.lock()\n"
-                 "print('locked', flush=True)\ntime.sleep(600)\n")
+HOLD_DVC_LOCK = (
+    "import sys, time\nfrom dvc.repo import Repo\nrepo = Repo(sys.argv[1])\nrepo.lock.lock()\n"
+    "print('locked', flush=True)\ntime.sleep(600)\n"
+)
 
 
 def statuses(ws) -> set[str]:
@@ -57,11 +59,14 @@ def small_disk(tmp_path):
     """A 256 MiB tmpfs of the test's own (root only; skipped where mounting is not allowed)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mount)], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mount)], capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a size-limited filesystem here ({done.stderr.strip() or done.returncode}): "
-                    "the disk-full fault is not exercised")
+        pytest.skip(
+            f"cannot mount a size-limited filesystem here ({done.stderr.strip() or done.returncode}): "
+            "the disk-full fault is not exercised"
+        )
     yield mount
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
@@ -96,7 +101,7 @@ def test_a_full_disk_fails_the_batch_and_after_space_is_freed_the_next_run_recov
     try:
         outcome = run_batch(ws, params)
     except Exception as exc:
-        outcome = exc          # the batch stays `running`, and the next run resumes (and undoes) it
+        outcome = exc  # the batch stays `running`, and the next run resumes (and undoes) it
     filled[0].unlink()  # the operator frees space
     monkeypatch.setattr(batch_steps, step, real)
 
@@ -127,8 +132,11 @@ def test_the_invariant_checker_catches_each_broken_invariant(trained):
     damages = [
         (lambda: sql("UPDATE aliases SET version = 9"), lambda: sql("UPDATE aliases SET version = 1"), "ledger mirrors aliases"),
         (lambda: stray.write_bytes(b"x"), stray.unlink, "data/ differs from data.dvc"),
-        (lambda: sql("UPDATE requests SET status = 'processing' WHERE id = 'req-000001'"),
-         lambda: sql("UPDATE requests SET status = 'pending' WHERE id = 'req-000001'"), "req-000001 is processing"),
+        (
+            lambda: sql("UPDATE requests SET status = 'processing' WHERE id = 'req-000001'"),
+            lambda: sql("UPDATE requests SET status = 'pending' WHERE id = 'req-000001'"),
+            "req-000001 is processing",
+        ),
         (lambda: weights.rename(aside), lambda: aside.rename(weights), "forgetflow-mae@champion v1: weights missing"),
         (lambda: ws.data_dvc.write_text(data_dvc + "\n"), lambda: ws.data_dvc.write_text(data_dvc), "uncommitted changes"),
     ]
@@ -172,10 +180,22 @@ def test_the_prefect_api_going_away_mid_batch_and_the_next_run_recovers(trained,
     queues against the dead API at exit (measured, docs/batches.md); the test does not wait for that."""
     ws, params = trained, load_params(trained.params_file)
     file_requests(ws)
-    write_params(ws.root, {"unlearn": {"budget": {"min_steps": 30, "max_steps": 30},
-                                       "stopping": {"stop_plateau": -1e9, "stop_gap": 0.0, "max_retain_drop_pct": 1e9}}})
-    run = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root)], env=cli_env, start_new_session=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    write_params(
+        ws.root,
+        {
+            "unlearn": {
+                "budget": {"min_steps": 30, "max_steps": 30},
+                "stopping": {"stop_plateau": -1e9, "stop_gap": 0.0, "max_retain_drop_pct": 1e9},
+            }
+        },
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "run", "-w", str(ws.root)],
+        env=cli_env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert wait_for_step(ws, run, "validate"), "the run ended before its Prefect API could be taken away"
         servers = processes_of(ws.root)

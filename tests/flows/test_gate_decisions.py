@@ -29,11 +29,17 @@ def memorising(tmp_path, prefect_api):
     source = write_idx_source(tmp_path / "idx", train_per_class=6, test_per_class=10, marks=True)
     root = tmp_path / "ws"
     workspace.init(root)
-    write_params(root, {**TINY_PARAMS, "data": {**TINY_PARAMS["data"], "source": str(source), "duplicate_subjects": 1,
-                                                "duplicate_copies": 100},
-                        "train": {"epochs": 40, "batch_size": 32, "lr": 0.008}, "evaluate": {"min_fid_samples": 5},
-                        "unlearn": {"optimizer": {"blr": 0.0}, "budget": {"min_steps": 2, "max_steps": 2}, "retain_samples": 20},
-                        "batch": {"max_forget_fraction": 0.9}})  # the copies are most of this tiny set
+    write_params(
+        root,
+        {
+            **TINY_PARAMS,
+            "data": {**TINY_PARAMS["data"], "source": str(source), "duplicate_subjects": 1, "duplicate_copies": 100},
+            "train": {"epochs": 40, "batch_size": 32, "lr": 0.008},
+            "evaluate": {"min_fid_samples": 5},
+            "unlearn": {"optimizer": {"blr": 0.0}, "budget": {"min_steps": 2, "max_steps": 2}, "retain_samples": 20},
+            "batch": {"max_forget_fraction": 0.9},
+        },
+    )  # the copies are most of this tiny set
     return train_workspace(root)
 
 

@@ -36,17 +36,36 @@ def started(args, log_path, env, health_url):
         stop(proc)
 
 
-def test_a_batch_against_an_mlflow_server_and_the_champion_served_over_rest(tiny_workspace, prefect_api, cli_env, tmp_path,
-                                                                           monkeypatch):
+def test_a_batch_against_an_mlflow_server_and_the_champion_served_over_rest(
+    tiny_workspace, prefect_api, cli_env, tmp_path, monkeypatch
+):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-              "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--artifacts-destination", str(tmp_path / "artifacts")]
+    server = [
+        str(BIN / "mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(tmp_path / "artifacts"),
+    ]
     with started(server, tmp_path / "mlflow.log", cli_env, url):
         monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
-        write_params(tiny_workspace, {"unlearn": MECHANICS_UNLEARN,
-                                      "evaluate": {"min_fid_samples": 5}, "batch": {"max_forget_fraction": 0.5},
-                                      "gates": PASSING_GATES})
+        write_params(
+            tiny_workspace,
+            {
+                "unlearn": MECHANICS_UNLEARN,
+                "evaluate": {"min_fid_samples": 5},
+                "batch": {"max_forget_fraction": 0.5},
+                "gates": PASSING_GATES,
+            },
+        )
         ws = workspace.resolve(tiny_workspace)
         params = load_params(ws.params_file)
         prepare(ws, params)
@@ -75,24 +94,37 @@ def test_a_batch_against_an_mlflow_server_and_the_champion_served_over_rest(tiny
         assert "deletion pending on server" in certificate.render_html(cert)
 
         serve_port = free_port()
-        serve = [str(BIN / "mlflow"), "models", "serve", "-m", "models:/forgetflow-mae@champion", "--env-manager", "local",
-                 "--host", "127.0.0.1", "-p", str(serve_port)]
+        serve = [
+            str(BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            "models:/forgetflow-mae@champion",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "-p",
+            str(serve_port),
+        ]
         with started(serve, tmp_path / "serve.log", {**cli_env, "MLFLOW_TRACKING_URI": url}, f"http://127.0.0.1:{serve_port}"):
             image = np.random.default_rng(0).random((1, 1, 32, 32), dtype=np.float32)
             body = json.dumps({"inputs": image.tolist(), "params": {"mask": "centre", "extent": 16}}).encode()
-            request = urllib.request.Request(f"http://127.0.0.1:{serve_port}/invocations", body,
-                                             {"Content-Type": "application/json"})
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{serve_port}/invocations", body, {"Content-Type": "application/json"}
+            )
             with urllib.request.urlopen(request, timeout=60) as response:
                 out = np.asarray(json.loads(response.read())["predictions"], dtype=np.float32)
     assert out.shape == (1, 1, 32, 32) and np.isfinite(out).all()
     hole = np.zeros((32, 32), bool)
     hole[8:24, 8:24] = True
     np.testing.assert_allclose(out[0, 0][~hole], image[0, 0][~hole], atol=1e-5)  # visible pixels kept
-    assert not np.allclose(out[0, 0][hole], image[0, 0][hole])                   # the hole is filled by the model
+    assert not np.allclose(out[0, 0][hole], image[0, 0][hole])  # the hole is filled by the model
 
 
-def test_the_tracking_server_going_away_mid_batch_leaves_a_batch_the_next_run_recovers(tiny_workspace, prefect_api, cli_env,
-                                                                                     tmp_path, monkeypatch):
+def test_the_tracking_server_going_away_mid_batch_leaves_a_batch_the_next_run_recovers(
+    tiny_workspace, prefect_api, cli_env, tmp_path, monkeypatch
+):
     """The server dies just before register. Neither register nor the roll-back can reach it, so the
     batch stays `running` (nothing half-written is left as if done); with the server back, the next
     run resumes it to a promoted batch and every invariant holds."""
@@ -103,14 +135,31 @@ def test_the_tracking_server_going_away_mid_batch_leaves_a_batch_the_next_run_re
     store = [f"sqlite:///{tmp_path / 'mlflow.db'}", "--artifacts-destination", str(tmp_path / "artifacts")]
 
     def server(port):
-        return [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-                "--backend-store-uri", *store]
+        return [
+            str(BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            *store,
+        ]
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
-    write_params(tiny_workspace, {"unlearn": MECHANICS_UNLEARN, "evaluate": {"min_fid_samples": 5},
-                                  "batch": {"max_forget_fraction": 0.5}, "gates": PASSING_GATES})
+    write_params(
+        tiny_workspace,
+        {
+            "unlearn": MECHANICS_UNLEARN,
+            "evaluate": {"min_fid_samples": 5},
+            "batch": {"max_forget_fraction": 0.5},
+            "gates": PASSING_GATES,
+        },
+    )
     ws = workspace.resolve(tiny_workspace)
     params = load_params(ws.params_file)
     real = batch_steps.register

@@ -45,8 +45,13 @@ def test_every_unlearn_field_has_one_place_in_params_yaml_or_comes_from_train():
     assert sorted(placed) == sorted(f.name for f in fields(UnlearnConfig))
 
 
-@pytest.mark.parametrize("train", [{}, {"epochs": 3, "lr": 0.01, "batch_size": 8, "weight_decay": 0.0, "warmup_epochs": 0.0,
-                                        "grad_clip": 1.0, "cosine": False}])
+@pytest.mark.parametrize(
+    "train",
+    [
+        {},
+        {"epochs": 3, "lr": 0.01, "batch_size": 8, "weight_decay": 0.0, "warmup_epochs": 0.0, "grad_clip": 1.0, "cosine": False},
+    ],
+)
 def test_the_retrain_oracle_recipe_is_the_train_section(tmp_path, train):
     """Structural: `unlearn:` has no retrain keys; whatever `train:` says, the oracle trains with it."""
     path = tmp_path / "params.yaml"
@@ -77,24 +82,27 @@ def shipped_with(path: Path, section: str, key: str, value=None, drop: bool = Fa
     return path
 
 
-@pytest.mark.parametrize("section, key, value, message", [
-    ("train", "epochz", 3, r"unknown key\(s\) \['epochz'\] in section 'train'"),
-    ("unlearn", "max_retain_drift", 0.1, "unlearn.max_retain_drift is now unlearn.stopping.max_retain_drop_pct"),  # older
-    ("unlearn", "max_steps", 400, r"\['max_steps'\] in section 'unlearn'; unlearn.max_steps is now unlearn.budget.max_steps"),
-    ("unlearn", "decouple_threshold", 1.0, "unlearn.decouple_threshold is now unlearn.decoupling.threshold"),
-    ("unlearn", "retrain_lr", 0.002, "unlearn.retrain_lr was removed: the retrain oracle trains with the `train:` recipe"),
-    ("unlearn", "budget", 400, "section 'unlearn.budget' must be a mapping of keys to values, not int"),
-    ("gates", "class_accuracy_slack", 0.05, "gates.class_accuracy_slack was removed: .* delete the line"),  # says why
-    ("gates", "on_inconclusive", "ignore", "on_inconclusive must be one of"),
-    ("trian", "epochs", 3, "unknown section"),
-    ("train", "epochs", "many", "train.epochs must be int, not str"),
-    ("batch", "purge", "sometimes", "bad value in section 'batch': purge must be one of"),
-    ("evaluate", "reference_bank", 0, "reference_bank must be >= 10"),  # the class gates' reference averages 10 neighbours
-    ("train", "epochs", 2.5, "train.epochs must be int, not float"),  # nothing is coerced
-    ("train", "epochs", True, "train.epochs must be int, not bool"),
-    ("train", "lr", "0.1", "train.lr must be float, not str"),
-    ("registry", "challenger_serves", 1, "registry.challenger_serves must be bool"),
-])
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("train", "epochz", 3, r"unknown key\(s\) \['epochz'\] in section 'train'"),
+        ("unlearn", "max_retain_drift", 0.1, "unlearn.max_retain_drift is now unlearn.stopping.max_retain_drop_pct"),  # older
+        ("unlearn", "max_steps", 400, r"\['max_steps'\] in section 'unlearn'; unlearn.max_steps is now unlearn.budget.max_steps"),
+        ("unlearn", "decouple_threshold", 1.0, "unlearn.decouple_threshold is now unlearn.decoupling.threshold"),
+        ("unlearn", "retrain_lr", 0.002, "unlearn.retrain_lr was removed: the retrain oracle trains with the `train:` recipe"),
+        ("unlearn", "budget", 400, "section 'unlearn.budget' must be a mapping of keys to values, not int"),
+        ("gates", "class_accuracy_slack", 0.05, "gates.class_accuracy_slack was removed: .* delete the line"),  # says why
+        ("gates", "on_inconclusive", "ignore", "on_inconclusive must be one of"),
+        ("trian", "epochs", 3, "unknown section"),
+        ("train", "epochs", "many", "train.epochs must be int, not str"),
+        ("batch", "purge", "sometimes", "bad value in section 'batch': purge must be one of"),
+        ("evaluate", "reference_bank", 0, "reference_bank must be >= 10"),  # the class gates' reference averages 10 neighbours
+        ("train", "epochs", 2.5, "train.epochs must be int, not float"),  # nothing is coerced
+        ("train", "epochs", True, "train.epochs must be int, not bool"),
+        ("train", "lr", "0.1", "train.lr must be float, not str"),
+        ("registry", "challenger_serves", 1, "registry.challenger_serves must be bool"),
+    ],
+)
 def test_load_params_names_the_key_and_why(tmp_path, section, key, value, message):
     with pytest.raises(ParamsError, match=message):
         load_params(shipped_with(tmp_path / "params.yaml", section, key, value))
@@ -113,16 +121,28 @@ def test_a_deleted_line_is_an_error_not_a_silent_default(tmp_path):
 
 def test_an_older_flat_unlearn_section_is_refused_in_one_line_saying_where_each_key_went(tmp_path):
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["unlearn"] = {"method": "encoder-noise", "alpha": 0.05, "retain_samples": 1000, "seed": 0, "blr": 0.004,
-                      "max_steps": 400, "decouple_max_steps": 300, "retrain_epochs": 16, "retrain_lr": 0.002}
+    raw["unlearn"] = {
+        "method": "encoder-noise",
+        "alpha": 0.05,
+        "retain_samples": 1000,
+        "seed": 0,
+        "blr": 0.004,
+        "max_steps": 400,
+        "decouple_max_steps": 300,
+        "retrain_epochs": 16,
+        "retrain_lr": 0.002,
+    }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(ParamsError) as refused:
         load_params(tmp_path / "params.yaml")
     message = str(refused.value)
     assert "\n" not in message
-    for hint in ("unlearn.blr is now unlearn.optimizer.blr", "unlearn.max_steps is now unlearn.budget.max_steps",
-                 "unlearn.decouple_max_steps is now unlearn.decoupling.max_steps",
-                 "unlearn.retrain_epochs, unlearn.retrain_lr were removed: the retrain oracle trains with the `train:` recipe"):
+    for hint in (
+        "unlearn.blr is now unlearn.optimizer.blr",
+        "unlearn.max_steps is now unlearn.budget.max_steps",
+        "unlearn.decouple_max_steps is now unlearn.decoupling.max_steps",
+        "unlearn.retrain_epochs, unlearn.retrain_lr were removed: the retrain oracle trains with the `train:` recipe",
+    ):
         assert hint in message
 
 
@@ -132,9 +152,11 @@ def test_an_int_where_a_float_is_expected_is_exact_and_accepted(tmp_path):
         load_params(tmp_path / "absent.yaml")
 
 
-YAML_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-                           max_leaves=6)
+YAML_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
 
 
 @st.composite

@@ -25,8 +25,11 @@ def test_a_process_worker_runs_the_deployment_and_two_runs_batch_once(trained, c
     write_params(ws.root, {"schedule": {"min_batch_size": 1}})
     file_requests(ws)
     with prefect_server.api(ws) as url:  # `prefect server start` on a free port
-        log = run_two_deployment_runs_on_a_worker(ws, {**cli_env, "PREFECT_API_URL": url, "PREFECT_HOME": str(ws.root / ".prefect"),
-                                                       "PREFECT_WORKER_QUERY_SECONDS": "1"}, tmp_path / "worker.log")
+        log = run_two_deployment_runs_on_a_worker(
+            ws,
+            {**cli_env, "PREFECT_API_URL": url, "PREFECT_HOME": str(ws.root / ".prefect"), "PREFECT_WORKER_QUERY_SECONDS": "1"},
+            tmp_path / "worker.log",
+        )
     with ledgers.Ledger(ws.ledger_path) as book:
         batches = book.batches()
         statuses = [r.status for r in book.requests()]
@@ -52,8 +55,14 @@ def run_two_deployment_runs_on_a_worker(ws, env, log_path) -> str:
     prefect("work-pool", "create", "forgetflow", "--type", "process")
     prefect("--no-prompt", "deploy", "--all")  # prefect.yaml, written by `forgetflow init`
     with open(log_path, "wb") as log:
-        worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "forgetflow"], cwd=ws.root, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+        worker = subprocess.Popen(
+            [PREFECT, "worker", "start", "--pool", "forgetflow"],
+            cwd=ws.root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         prefect("deployment", "run", "scheduled-deletion-batch/forgetflow")
         prefect("deployment", "run", "scheduled-deletion-batch/forgetflow")

@@ -14,8 +14,10 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(not sources.DEBIAN_FASHION_MNIST.is_dir() and os.environ.get("CI") != "true",
-                    reason="dataset-fashion-mnist not installed (CI installs it, so there this test runs)")
+@pytest.mark.skipif(
+    not sources.DEBIAN_FASHION_MNIST.is_dir() and os.environ.get("CI") != "true",
+    reason="dataset-fashion-mnist not installed (CI installs it, so there this test runs)",
+)
 def test_a_fresh_prepare_reproduces_the_committed_data_dvc_md5(tmp_path):
     ws = workspace.init(tmp_path / "ws")
     result = prepare(ws, load_params(ws.params_file))

@@ -38,8 +38,16 @@ def batch(trained_template, tmp_path_factory, prefect_api):
     featurenet_before = json.loads((ws.models_dir / "featurenet.json").read_text())["weights_sha256"]
     outcome = run_batch(ws, params)
     uri = registry.tracking_uri(ws.root)
-    return SimpleNamespace(ws=ws, params=params, request_ids=request_ids, removed=removed, md5_before=md5_before,
-                           featurenet_before=featurenet_before, outcome=outcome, client=MlflowClient(uri, uri))
+    return SimpleNamespace(
+        ws=ws,
+        params=params,
+        request_ids=request_ids,
+        removed=removed,
+        md5_before=md5_before,
+        featurenet_before=featurenet_before,
+        outcome=outcome,
+        client=MlflowClient(uri, uri),
+    )
 
 
 def test_the_unlearned_version_becomes_champion_and_no_older_version_stays_served(batch):
@@ -52,7 +60,10 @@ def test_the_version_names_its_parent_batch_requests_data_versions_and_method(ba
     tags = batch.client.get_model_version(MODEL, "2").tags
     assert tags["parent_version"] == "1" and tags["deletion_batch_id"] == batch.outcome.batch_id
     assert tags["request_ids"] == ",".join(batch.request_ids) and tags["n_forget"] == str(len(batch.removed))
-    assert tags["data_dvc_md5_before"] == batch.md5_before and tags["data_dvc_md5_after"] == batch.ws.data_version() != batch.md5_before
+    assert (
+        tags["data_dvc_md5_before"] == batch.md5_before
+        and tags["data_dvc_md5_after"] == batch.ws.data_version() != batch.md5_before
+    )
     assert tags["method"] == "encoder-noise" and tags["gates_passed"] == "true" and len(tags["forget_set_sha256"]) == 64
 
 
@@ -61,7 +72,10 @@ def test_the_forgotten_samples_leave_data_in_a_new_dvc_version_committed_and_tag
     assert not batch.removed & {s.sample_id for s in read_manifest(ws.data_dir)}
     assert not any(ws.data_dir.rglob(f"{next(iter(batch.removed))}.png"))
     assert git(ws.root, "tag") == "forget-batch-000001" and not git(ws.root, "status", "--porcelain")
-    assert dvc(ws.root, "status", "data.dvc", "models/unlearned.dvc", "train_base").stdout.strip() == "Data and pipelines are up to date."
+    assert (
+        dvc(ws.root, "status", "data.dvc", "models/unlearned.dvc", "train_base").stdout.strip()
+        == "Data and pipelines are up to date."
+    )
     recorded, files = yaml.safe_load(ws.data_dvc.read_text())["outs"][0], [p for p in ws.data_dir.rglob("*") if p.is_file()]
     assert (recorded["size"], recorded["nfiles"]) == (sum(p.stat().st_size for p in files), len(files))  # as `dvc add` counts
 
@@ -99,8 +113,9 @@ def test_the_feature_net_is_retrained_after_the_batch_and_its_old_weights_purged
     ws, before = batch.ws, batch.featurenet_before
     assert json.loads((ws.models_dir / "featurenet.json").read_text())["weights_sha256"] == before  # the batch left it
     with ledgers.Ledger(ws.ledger_path) as book:  # until the follow-up, `contains` shows it holding the samples
-        assert any(a.kind == "featurenet" and a.weights_sha256 == before and not a.purged_by
-                   for a in provenance.artifacts(book).values())
+        assert any(
+            a.kind == "featurenet" and a.weights_sha256 == before and not a.purged_by for a in provenance.artifacts(book).values()
+        )
 
     assert refresh_featurenet(ws, batch.params) is True
 

@@ -20,14 +20,22 @@ from tests.conftest import write_params
 from tests.flows.conftest import file_requests, processes_of
 
 pytestmark = pytest.mark.integration
-FAST_SCHEDULER = {"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2", "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-                  "PREFECT_SERVER_UI_ENABLED": "false"}
+FAST_SCHEDULER = {
+    "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+    "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+    "PREFECT_SERVER_UI_ENABLED": "false",
+}
 
 
 def start_serve(ws, env, log_path, *args):
     with open(log_path, "wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "-w", str(ws.root), *args],
-                                env={**env, **FAST_SCHEDULER}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "serve", "-w", str(ws.root), *args],
+            env={**env, **FAST_SCHEDULER},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def wait_for(condition, timeout, proc, log_path, what):
@@ -66,8 +74,15 @@ def test_serve_batches_only_when_the_policy_says_so_and_sigterm_lets_the_batch_f
     proc = start_serve(ws, cli_env, log_path, "--interval", "3")
     try:
         wait_for(lambda: service_state.read(ws) is not None, 150, proc, log_path, "serve to start")
-        status = json.loads(subprocess.run([sys.executable, "-m", "flows.cli", "status", "-w", str(ws.root), "--json"],
-                                           env=cli_env, capture_output=True, text=True, check=True).stdout)
+        status = json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "flows.cli", "status", "-w", str(ws.root), "--json"],
+                env=cli_env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         assert status["schedule"]["serving"] and status["schedule"]["interval_s"] == 3
 
         filed_while_serving, removed = file_requests(ws)  # 3 requests, far from their deadline, few samples
@@ -91,9 +106,16 @@ def test_serve_batches_only_when_the_policy_says_so_and_sigterm_lets_the_batch_f
 def test_ctrl_c_mid_batch_rolls_the_batch_back_and_costs_no_attempt(trained, cli_env, tmp_path):
     ws, log_path = trained, tmp_path / "serve.log"
     file_requests(ws)
-    write_params(ws.root, {"schedule": {"min_batch_size": 1},
-                           "unlearn": {"budget": {"min_steps": 100000, "max_steps": 100000},
-                                       "stopping": {"stop_plateau": -1e9, "stop_gap": 0.0, "max_retain_drop_pct": 1e9}}})  # a batch that is still unlearning when stopped
+    write_params(
+        ws.root,
+        {
+            "schedule": {"min_batch_size": 1},
+            "unlearn": {
+                "budget": {"min_steps": 100000, "max_steps": 100000},
+                "stopping": {"stop_plateau": -1e9, "stop_gap": 0.0, "max_retain_drop_pct": 1e9},
+            },
+        },
+    )  # a batch that is still unlearning when stopped
     proc = start_serve(ws, cli_env, log_path, "--interval", "3")
     try:
         wait_for(lambda: running_step(ws) == "validate", 180, proc, log_path, "the batch to reach unlearn")
@@ -152,9 +174,17 @@ def test_the_global_concurrency_limit_lets_one_batch_through_at_a_time(tiny_work
 
 
 def test_serve_refuses_bad_schedules_before_starting_anything(trained, cli_env):
-    for args, message in ((["--cron", "61 * * * *"], "bad cron expression"), (["--interval", "0"], "positive"),
-                          (["--cron", "0 3 * * *", "--interval", "5"], "not both")):
-        done = subprocess.run([sys.executable, "-m", "flows.cli", "serve", "-w", str(trained.root), *args], env=cli_env,
-                              capture_output=True, text=True, timeout=60)
+    for args, message in (
+        (["--cron", "61 * * * *"], "bad cron expression"),
+        (["--interval", "0"], "positive"),
+        (["--cron", "0 3 * * *", "--interval", "5"], "not both"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "flows.cli", "serve", "-w", str(trained.root), *args],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 2 and message in done.stderr, done.stderr
     assert not processes_of(trained.root)

@@ -24,11 +24,15 @@ def outcome_of(ws) -> dict:
     with ledgers.Ledger(ws.ledger_path) as book:
         events = [(r["entity"], r["entity_id"], r["event"]) for r in book.query("SELECT * FROM events ORDER BY seq")]
         batch = book.batch("batch-000001")
-        state = {"requests": [(r.id, r.status) for r in book.requests()], "tombstones": book.tombstones(),
-                 "batch": (batch.status, batch.model_version, batch.data_md5_after)}
-    files = sorted(str(p.relative_to(ws.root)) for d in ("data", "models", "reports") for p in (ws.root / d).rglob("*") if p.is_file())
-    return {"events": events, "state": state, "files": files, "tags": git(ws.root, "tag"),
-            "data.dvc": ws.data_dvc.read_text()}
+        state = {
+            "requests": [(r.id, r.status) for r in book.requests()],
+            "tombstones": book.tombstones(),
+            "batch": (batch.status, batch.model_version, batch.data_md5_after),
+        }
+    files = sorted(
+        str(p.relative_to(ws.root)) for d in ("data", "models", "reports") for p in (ws.root / d).rglob("*") if p.is_file()
+    )
+    return {"events": events, "state": state, "files": files, "tags": git(ws.root, "tag"), "data.dvc": ws.data_dvc.read_text()}
 
 
 def test_a_batch_resumed_after_its_data_commit_ends_as_an_uninterrupted_one(trained, trained_template, tmp_path, monkeypatch):
@@ -43,6 +47,7 @@ def test_a_batch_resumed_after_its_data_commit_ends_as_an_uninterrupted_one(trai
 
     def killed(*args, **kwargs):
         raise Killed
+
     monkeypatch.setattr(transaction, "commit", killed)
     with pytest.raises(Killed):
         transaction.run(resumed, params)

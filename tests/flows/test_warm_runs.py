@@ -15,8 +15,14 @@ from flows import warm_runs
 def where_am_i(out: str) -> None:
     """Record, at the start of the run, which process runs it and what it already has imported."""
     with open(out, "w") as f:
-        json.dump({"pid": os.getpid(), "ppid": os.getppid(),
-                   "preloaded": [m for m in ("torch", "great_expectations", "mlflow", "flows.batch_steps") if m in sys.modules]}, f)
+        json.dump(
+            {
+                "pid": os.getpid(),
+                "ppid": os.getppid(),
+                "preloaded": [m for m in ("torch", "great_expectations", "mlflow", "flows.batch_steps") if m in sys.modules],
+            },
+            f,
+        )
 
 
 def test_a_flow_run_process_is_forked_from_the_preloaded_forkserver(prefect_api, tmp_path):

@@ -8,8 +8,14 @@ def sample(sample_id: str, label: int, split: str = "train") -> Sample:
     return Sample(sample_id, "subj", label, str(label), split, f"{split}/{sample_id}.png", "0" * 64)
 
 
-SAMPLES = [sample("kept-0", 0), sample("kept-1", 1), sample("asked-0", 0), sample("class-9", 9), sample("class-9-test", 9, "test"),
-           sample("test-0", 0, "test")]
+SAMPLES = [
+    sample("kept-0", 0),
+    sample("kept-1", 1),
+    sample("asked-0", 0),
+    sample("class-9", 9),
+    sample("class-9-test", 9, "test"),
+    sample("test-0", 0, "test"),
+]
 
 
 def test_the_reference_bank_holds_kept_training_images_of_kept_classes_only():

@@ -11,8 +11,19 @@ def data_dir(tmp_path, idx_source):
     return tmp_path / "data"
 
 
-@pytest.mark.parametrize("token,ok", [("fm-train-000123", True), ("subj-000001", True), ("../etc/passwd", False),
-                                      ("a/b", False), ("", False), (".hidden", False), ("x" * 65, False), ("id with space", False)])
+@pytest.mark.parametrize(
+    "token,ok",
+    [
+        ("fm-train-000123", True),
+        ("subj-000001", True),
+        ("../etc/passwd", False),
+        ("a/b", False),
+        ("", False),
+        (".hidden", False),
+        ("x" * 65, False),
+        ("id with space", False),
+    ],
+)
 def test_is_safe_id_accepts_tokens_and_rejects_path_like_ids(token, ok):
     assert is_safe_id(token) is ok
 

@@ -10,8 +10,11 @@ from components.data.manifest import COLUMNS, MANIFEST_NAME
 
 
 def tree_digest(directory: Path) -> dict[str, str]:
-    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_materialise_is_byte_deterministic(tmp_path, idx_source):
@@ -31,14 +34,29 @@ def test_manifest_has_the_schema_and_true_sha256s(tmp_path, idx_source):
     for s in samples:
         assert sha256_file(tmp_path / "data" / s.relpath) == s.sha256
         assert is_safe_id(s.sample_id) and is_safe_id(s.subject_id)
-        assert s.label_name in ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+        assert s.label_name in (
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        )
 
 
 def test_materialise_takes_the_first_n_per_class_and_groups_subjects(tmp_path, idx_source):
-    materialise(load_source(idx_source), DataConfig(train_per_class=2, test_per_class=1, samples_per_subject=3),
-                tmp_path / "data")
+    materialise(
+        load_source(idx_source), DataConfig(train_per_class=2, test_per_class=1, samples_per_subject=3), tmp_path / "data"
+    )
     samples = read_manifest(tmp_path / "data")
-    assert Counter((s.split, s.label) for s in samples) == {**{("train", k): 2 for k in range(10)}, **{("test", k): 1 for k in range(10)}}
+    assert Counter((s.split, s.label) for s in samples) == {
+        **{("train", k): 2 for k in range(10)},
+        **{("test", k): 1 for k in range(10)},
+    }
     per_subject = Counter(s.subject_id for s in samples)
     assert len(per_subject) == 10 and max(per_subject.values()) == 3  # 30 samples / 3 per owner
 
@@ -81,6 +99,10 @@ def test_duplicated_subjects_recur_as_copies_of_their_training_images(tmp_path, 
     assert len(copies) == 4 * len(trained) > 0 and len(originals) == 80  # the original data is unchanged
     for copy in copies:
         original = originals[copy.sample_id.rsplit("-copy", 1)[0]]
-        assert (copy.subject_id, copy.split, copy.label, copy.sha256) == (original.subject_id, "train", original.label, original.sha256)
+        assert (copy.subject_id, copy.split, copy.label, copy.sha256) == (
+            original.subject_id,
+            "train",
+            original.label,
+            original.sha256,
+        )
         assert is_safe_id(copy.sample_id)
-

@@ -20,8 +20,13 @@ from components.evaluation.gates import (
 )
 from components.evaluation.stats import mean_estimate, pooled_difference, proportion_ci
 
-CFG = GateConfig(sample_remembered_db=0.5, sample_overforget_db=1.0, class_psnr_slack_db=1.0,
-                 retain_max_psnr_drop_pct=2.0, retain_max_accuracy_drop=0.03)
+CFG = GateConfig(
+    sample_remembered_db=0.5,
+    sample_overforget_db=1.0,
+    class_psnr_slack_db=1.0,
+    retain_max_psnr_drop_pct=2.0,
+    retain_max_accuracy_drop=0.03,
+)
 RETAIN = {"psnr_centre": 16.0, "accuracy_centre": 0.70}
 
 
@@ -106,8 +111,9 @@ def test_each_forgotten_class_is_judged_on_its_own_images():
     forgot, knows = scores(13.7, 192, 4, 2.0), scores(16.0, 193, 5, 2.0)  # an oracle-like class, a base-like one
     pooled = Evidence(RETAIN, RETAIN, classes=(forgotten_class(mean_estimate(torch.cat([forgot, knows]))),))
     assert gate(check_gates(CFG, pooled), "class_psnr").verdict != REMEMBERED  # the mix hides the class the model still knows
-    separate = Evidence(RETAIN, RETAIN, classes=(forgotten_class(mean_estimate(forgot), label=7),
-                                                 forgotten_class(mean_estimate(knows), label=9)))
+    separate = Evidence(
+        RETAIN, RETAIN, classes=(forgotten_class(mean_estimate(forgot), label=7), forgotten_class(mean_estimate(knows), label=9))
+    )
     verdicts = [(g.verdict, g.detail.split(":")[0]) for g in check_gates(CFG, separate) if g.name == "class_psnr"]
     assert verdicts == [(FORGOTTEN, "class 7"), (REMEMBERED, "class 9")]
 

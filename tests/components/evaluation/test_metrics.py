@@ -10,9 +10,9 @@ def test_masked_psnr_matches_a_hand_computed_value():
     target = torch.zeros(1, 1, 4, 4)
     pred = target.clone()
     mask = torch.zeros(1, 1, 4, 4)
-    mask[..., :2, :2] = 1                       # 4 hidden pixels
-    pred[..., 0, 0] = 0.2                       # error only inside the hole: mse = 0.04 / 4 = 0.01
-    pred[..., 3, 3] = 1.0                       # a visible-pixel error must not count
+    mask[..., :2, :2] = 1  # 4 hidden pixels
+    pred[..., 0, 0] = 0.2  # error only inside the hole: mse = 0.04 / 4 = 0.01
+    pred[..., 3, 3] = 1.0  # a visible-pixel error must not count
     assert masked_psnr(pred, target, mask).item() == pytest.approx(10 * math.log10(1 / 0.01))
 
 

@@ -75,11 +75,19 @@ def test_the_sample_evidence_calls_a_model_that_trained_on_the_images_remembered
     torch.manual_seed(0)
     model = MaskedAutoencoder(TINY_MAE)
     cpu = torch.device("cpu")
-    train_inpainter(model, train, replace(TINY_FIT, epochs=10, batch_size=16, lr=4e-3), cpu, torch.Generator().manual_seed(0), desc="base")
+    train_inpainter(
+        model, train, replace(TINY_FIT, epochs=10, batch_size=16, lr=4e-3), cpu, torch.Generator().manual_seed(0), desc="base"
+    )
     ref = sample_reference(requested, unseen, train)
     never_seen = sample_evidence(model, ref, cpu)
-    train_inpainter(model, requested, replace(TINY_FIT, epochs=150, batch_size=3, lr=4e-3, weight_decay=0.0), cpu,
-                    torch.Generator().manual_seed(1), desc="positive control")
+    train_inpainter(
+        model,
+        requested,
+        replace(TINY_FIT, epochs=150, batch_size=3, lr=4e-3, weight_decay=0.0),
+        cpu,
+        torch.Generator().manual_seed(1),
+        desc="positive control",
+    )
     memorised = sample_evidence(model, ref, cpu)
     assert equivalence(never_seen, -1.0, 0.5) != REMEMBERED, never_seen
     assert equivalence(memorised, -1.0, 0.5) == REMEMBERED and memorised.mean > never_seen.mean + 1.0, (never_seen, memorised)

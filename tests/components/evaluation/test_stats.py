@@ -41,7 +41,11 @@ def test_an_estimate_round_trips_through_its_stored_interval():
 
     estimate = mean_estimate(torch.arange(20.0))
     again = estimate_from_interval(asdict(estimate.interval()))
-    assert again.n == 20 and abs(again.se - estimate.se) < 1e-9 and abs(again.interval(0.9).high - estimate.interval(0.9).high) < 1e-9
+    assert (
+        again.n == 20
+        and abs(again.se - estimate.se) < 1e-9
+        and abs(again.interval(0.9).high - estimate.interval(0.9).high) < 1e-9
+    )
 
 
 def test_the_pooled_difference_of_one_value_borrows_the_spread_of_the_other_sample():

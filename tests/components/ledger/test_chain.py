@@ -64,15 +64,20 @@ def test_reordering_two_events_is_found(ledger_path: Path) -> None:
     db = sqlite3.connect(ledger_path)
     a, b = db.execute("SELECT at, entity, entity_id, event, detail, hash FROM events WHERE seq IN (2, 3) ORDER BY seq").fetchall()
     for seq, row in ((2, b), (3, a)):
-        db.execute("UPDATE events SET at = ?, entity = ?, entity_id = ?, event = ?, detail = ?, hash = ? WHERE seq = ?", (*row, seq))
+        db.execute(
+            "UPDATE events SET at = ?, entity = ?, entity_id = ?, event = ?, detail = ?, hash = ? WHERE seq = ?", (*row, seq)
+        )
     db.commit()
     db.close()
     assert "#2" in broken(ledger_path)
 
 
 def test_inserting_an_event_is_found_even_with_a_plausible_hash(ledger_path: Path) -> None:
-    tamper(ledger_path, "INSERT INTO events (at, entity, entity_id, event, detail, hash) "
-                        "SELECT at, entity, entity_id, event, detail, hash FROM events WHERE seq = 2")
+    tamper(
+        ledger_path,
+        "INSERT INTO events (at, entity, entity_id, event, detail, hash) "
+        "SELECT at, entity, entity_id, event, detail, hash FROM events WHERE seq = 2",
+    )
     assert "does not match its hash" in broken(ledger_path)
 
 
@@ -88,6 +93,7 @@ def test_a_cited_head_stays_anchored_until_the_history_is_rewritten(ledger_path:
     db.commit()
     db.close()
     from components.ledger import chain
+
     db = sqlite3.connect(ledger_path)
     prev = chain.GENESIS
     for row in db.execute("SELECT seq, at, entity, entity_id, event, detail FROM events WHERE seq > 0 ORDER BY seq").fetchall():
@@ -103,9 +109,13 @@ def test_a_cited_head_stays_anchored_until_the_history_is_rewritten(ledger_path:
 def test_a_ledger_from_before_the_chain_is_migrated_once_and_its_old_events_are_covered(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
-    db.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, entity TEXT NOT NULL, "
-               "entity_id TEXT NOT NULL, event TEXT NOT NULL, detail TEXT NOT NULL)")
-    db.execute("INSERT INTO events (at, entity, entity_id, event, detail) VALUES ('2026-01-01', 'request', 'req-000001', 'filed', '{}')")
+    db.execute(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, entity TEXT NOT NULL, "
+        "entity_id TEXT NOT NULL, event TEXT NOT NULL, detail TEXT NOT NULL)"
+    )
+    db.execute(
+        "INSERT INTO events (at, entity, entity_id, event, detail) VALUES ('2026-01-01', 'request', 'req-000001', 'filed', '{}')"
+    )
     db.commit()
     db.close()
     with Ledger(path) as book:

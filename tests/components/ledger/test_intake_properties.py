@@ -14,15 +14,18 @@ from hypothesis import strategies as st
 from components.data import DataConfig, load_source, materialise, read_manifest
 from components.ledger import IntakeError, Ledger, file_request
 
-TOKENS = st.one_of(st.text(max_size=20), st.sampled_from(["../etc/passwd", "a/b", "", " ", "Trouser", "0", "subj-000001",
-                                                         "fm-train-000000", "fm-train-000000\n", "NaN", "*", "%s"]))
+TOKENS = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(
+        ["../etc/passwd", "a/b", "", " ", "Trouser", "0", "subj-000001", "fm-train-000000", "fm-train-000000\n", "NaN", "*", "%s"]
+    ),
+)
 
 
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory, idx_source):
     root = tmp_path_factory.mktemp("intake")
-    materialise(load_source(idx_source), DataConfig(train_per_class=0, test_per_class=0, samples_per_subject=3),
-                root / "data")
+    materialise(load_source(idx_source), DataConfig(train_per_class=0, test_per_class=0, samples_per_subject=3), root / "data")
     return read_manifest(root / "data")
 
 
@@ -35,8 +38,11 @@ def counts(path: Path) -> tuple[int, int]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kind=st.one_of(st.sampled_from(["sample", "subject", "label"]), st.text(max_size=10)),
-       selector=st.lists(TOKENS, max_size=4), reason=st.text(max_size=600))
+@given(
+    kind=st.one_of(st.sampled_from(["sample", "subject", "label"]), st.text(max_size=10)),
+    selector=st.lists(TOKENS, max_size=4),
+    reason=st.text(max_size=600),
+)
 def test_any_request_is_filed_exactly_or_refused_without_a_write(tmp_path, manifest, kind, selector, reason):
     path = tmp_path / "ledger.db"
     with Ledger(path) as book:
@@ -67,8 +73,9 @@ def _file_many(path: str, ids: list[str], out: multiprocessing.Queue) -> None:
 
 def test_concurrent_filers_lose_nothing_and_never_duplicate(tmp_path, idx_source):
     """4 processes file 10 requests each at once, half of the samples asked for by two processes."""
-    materialise(load_source(idx_source), DataConfig(train_per_class=0, test_per_class=0, samples_per_subject=3),
-                tmp_path / "data")
+    materialise(
+        load_source(idx_source), DataConfig(train_per_class=0, test_per_class=0, samples_per_subject=3), tmp_path / "data"
+    )
     samples = [s.sample_id for s in read_manifest(tmp_path / "data")][:30]
     plans = [samples[0:10], samples[5:15], samples[15:25], samples[20:30]]  # overlaps: 5-9 and 20-24
     path = tmp_path / "ledger.db"

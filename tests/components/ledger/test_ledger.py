@@ -8,7 +8,9 @@ from components.ledger import IntakeError, Ledger, LedgerError, file_request
 
 @pytest.fixture
 def manifest(tmp_path, idx_source):
-    materialise(load_source(idx_source), DataConfig(train_per_class=0, test_per_class=0, samples_per_subject=3), tmp_path / "data")
+    materialise(
+        load_source(idx_source), DataConfig(train_per_class=0, test_per_class=0, samples_per_subject=3), tmp_path / "data"
+    )
     return read_manifest(tmp_path / "data")
 
 
@@ -24,16 +26,19 @@ def row_counts(ledger: Ledger) -> tuple[int, int]:
     return tuple(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("requests", "events"))
 
 
-@pytest.mark.parametrize("kind,selector,message", [
-    ("sample", ["fm-train-999999"], "unknown sample id"),
-    ("sample", ["../../etc/passwd"], "malformed id"),
-    ("sample", ["a/b"], "malformed id"),
-    ("sample", [], "empty request"),
-    ("subject", ["subj-999999"], "unknown subject"),
-    ("label", ["Spaceship"], "unknown label"),
-    ("label", ["42"], "unknown label"),
-    ("everything", ["x"], "unknown request kind"),
-])
+@pytest.mark.parametrize(
+    "kind,selector,message",
+    [
+        ("sample", ["fm-train-999999"], "unknown sample id"),
+        ("sample", ["../../etc/passwd"], "malformed id"),
+        ("sample", ["a/b"], "malformed id"),
+        ("sample", [], "empty request"),
+        ("subject", ["subj-999999"], "unknown subject"),
+        ("label", ["Spaceship"], "unknown label"),
+        ("label", ["42"], "unknown label"),
+        ("everything", ["x"], "unknown request kind"),
+    ],
+)
 def test_bad_requests_are_refused_and_nothing_is_written(ledger, manifest, kind, selector, message):
     with pytest.raises(IntakeError, match=message):
         file_request(ledger, manifest, kind, selector, "because")

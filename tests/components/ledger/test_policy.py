@@ -16,8 +16,20 @@ CFG = ScheduleConfig(min_batch_size=10, max_wait_days=7, deadline_margin_days=5)
 
 def request(number: int, filed_days_ago: float, samples: int = 1, due_in_days: float = 30, status: str = "pending") -> Request:
     filed = NOW - timedelta(days=filed_days_ago)
-    return Request(f"req-{number:06d}", "sample", ["x"], [f"s{i}" for i in range(samples)], "", status, None, 0, None, None,
-                   filed.isoformat(), (NOW + timedelta(days=due_in_days)).isoformat())
+    return Request(
+        f"req-{number:06d}",
+        "sample",
+        ["x"],
+        [f"s{i}" for i in range(samples)],
+        "",
+        status,
+        None,
+        0,
+        None,
+        None,
+        filed.isoformat(),
+        (NOW + timedelta(days=due_in_days)).isoformat(),
+    )
 
 
 def test_no_pending_request_means_nothing_to_do():
@@ -52,8 +64,10 @@ def test_overdue_requests_are_listed_even_when_they_cannot_run():
     assert [r.id for r in decision.overdue] == ["req-000001"] and decision.nearest_due.id == "req-000001"
 
 
-@pytest.mark.parametrize("due_in_days,status,state", [
-    (20, "pending", "ok"), (5, "processing", "at risk"), (-0.01, "pending", "overdue"), (-3, "done", "done")])
+@pytest.mark.parametrize(
+    "due_in_days,status,state",
+    [(20, "pending", "ok"), (5, "processing", "at risk"), (-0.01, "pending", "overdue"), (-3, "done", "done")],
+)
 def test_deadline_states(due_in_days, status, state):
     assert deadline_state(request(1, 0, due_in_days=due_in_days, status=status), NOW, 5) == state
 
@@ -75,11 +89,15 @@ def test_a_request_is_due_deadline_days_after_filing_and_batches_take_the_neares
 def test_a_ledger_from_before_deadlines_gets_the_default_one_month(tmp_path):
     path = tmp_path / "ledger.db"
     db = sqlite3.connect(path)
-    db.execute("CREATE TABLE requests (id TEXT PRIMARY KEY, kind TEXT NOT NULL, selector TEXT NOT NULL, sample_ids TEXT NOT NULL, "
-               "reason TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, error TEXT, attempts INTEGER NOT NULL DEFAULT 0, "
-               "batch_id TEXT, model_version INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)")
-    db.execute("INSERT INTO requests VALUES ('req-000001', 'sample', '[\"a\"]', '[\"a\"]', '', 'pending', NULL, 0, NULL, NULL, "
-               "'2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')")
+    db.execute(
+        "CREATE TABLE requests (id TEXT PRIMARY KEY, kind TEXT NOT NULL, selector TEXT NOT NULL, sample_ids TEXT NOT NULL, "
+        "reason TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, error TEXT, attempts INTEGER NOT NULL DEFAULT 0, "
+        "batch_id TEXT, model_version INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    db.execute(
+        "INSERT INTO requests VALUES ('req-000001', 'sample', '[\"a\"]', '[\"a\"]', '', 'pending', NULL, 0, NULL, NULL, "
+        "'2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"
+    )
     db.commit()
     db.close()
     with Ledger(path) as book:

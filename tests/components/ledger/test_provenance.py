@@ -37,9 +37,18 @@ def test_contains_asks_the_same_few_indexed_queries_for_one_id_or_10000(tmp_path
     book = Ledger(tmp_path / "ledger.db")
     provenance.record_samples(book, "d1:train", samples(60_000) + samples(10_000, "test"))
     for version in range(1, 6):
-        provenance.record_artifact(book, provenance.Artifact(f"m/v{version}", "model_version", "d1:train", "m", version,
-                                                       parent_id=f"m/v{version - 1}" if version > 1 else None,
-                                                       batch_id=f"batch-{version:06d}" if version > 1 else None))
+        provenance.record_artifact(
+            book,
+            provenance.Artifact(
+                f"m/v{version}",
+                "model_version",
+                "d1:train",
+                "m",
+                version,
+                parent_id=f"m/v{version - 1}" if version > 1 else None,
+                batch_id=f"batch-{version:06d}" if version > 1 else None,
+            ),
+        )
     provenance.set_aliases(book, "m", {"champion": 5})
     ids = [s.sample_id for s in samples(60_000)][::6]
     selects: list[str] = []
@@ -49,8 +58,12 @@ def test_contains_asks_the_same_few_indexed_queries_for_one_id_or_10000(tmp_path
     queries_for_many, selects[:] = len(selects), []
     one = provenance.contains(book, [ids[0]])
     book._db.set_trace_callback(None)
-    plan = [r["detail"] for r in book.query(
-        "EXPLAIN QUERY PLAN SELECT ts.set_id, ts.sample_id FROM query_ids q JOIN training_sets ts ON ts.sample_id = q.sample_id")]
+    plan = [
+        r["detail"]
+        for r in book.query(
+            "EXPLAIN QUERY PLAN SELECT ts.set_id, ts.sample_id FROM query_ids q JOIN training_sets ts ON ts.sample_id = q.sample_id"
+        )
+    ]
 
     assert len(ids) == 10_000 and all(c.trained_on == 10_000 for c in many) and one[0].trained_on == 1
     assert queries_for_many == len(selects) < 20, (queries_for_many, len(selects))

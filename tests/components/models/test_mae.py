@@ -36,7 +36,13 @@ def test_inpaint_keeps_visible_pixels(tiny_mae, images):
 
 def test_encoder_parameters_exclude_the_decoder(tiny_mae):
     encoder_ids = {id(p) for p in tiny_mae.encoder_parameters()}
-    decoder = (tiny_mae.decoder_embed, tiny_mae.decoder, tiny_mae.decoder_norm, tiny_mae.head, *([tiny_mae.refine] if tiny_mae.refine else []))
+    decoder = (
+        tiny_mae.decoder_embed,
+        tiny_mae.decoder,
+        tiny_mae.decoder_norm,
+        tiny_mae.head,
+        *([tiny_mae.refine] if tiny_mae.refine else []),
+    )
     decoder_ids = {id(p) for m in decoder for p in m.parameters()} | {id(tiny_mae.hole_embed), id(tiny_mae.decoder_pos_embed)}
     assert not encoder_ids & decoder_ids
     assert encoder_ids | decoder_ids == {id(p) for p in tiny_mae.parameters()}
@@ -50,8 +56,13 @@ def test_a_few_training_steps_lower_the_masked_loss(tiny_mae, images):
         return masked_mse(tiny_mae(batch[0], mask[: len(batch[0])]), batch[0], mask[: len(batch[0])])
 
     before = masked_mse(tiny_mae(images, mask), images, mask).item()
-    fit(list(tiny_mae.parameters()), loss_fn, lambda _: batches((images,), 8, generator),
-        replace(TINY_FIT, epochs=15, lr=3e-3), torch.device("cpu"))
+    fit(
+        list(tiny_mae.parameters()),
+        loss_fn,
+        lambda _: batches((images,), 8, generator),
+        replace(TINY_FIT, epochs=15, lr=3e-3),
+        torch.device("cpu"),
+    )
     assert masked_mse(tiny_mae(images, mask), images, mask).item() < 0.7 * before
 
 
@@ -75,7 +86,9 @@ def test_sincos_position_embeddings_are_fixed_distinct_and_never_trained(images)
     distances = torch.cdist(before[0][0], before[0][0]) + torch.eye(positions)
     assert distances.min() > 0.1  # every patch position gets its own code
     assert all(id(p) != id(model.pos_embed) for p in model.encoder_parameters())  # unlearning cannot move them either
-    train_inpainter(model, images, replace(TINY_FIT, epochs=2, batch_size=8, lr=3e-3), torch.device("cpu"), torch.Generator().manual_seed(0))
+    train_inpainter(
+        model, images, replace(TINY_FIT, epochs=2, batch_size=8, lr=3e-3), torch.device("cpu"), torch.Generator().manual_seed(0)
+    )
     assert torch.equal(model.pos_embed, before[0]) and torch.equal(model.decoder_pos_embed, before[1])
 
 

@@ -16,9 +16,14 @@ pytestmark = pytest.mark.integration
 def registered(tmp_path, tiny_mae):
     client = registry.connect(tmp_path, "test")
     checkpoint.save(tiny_mae, tmp_path / "m.pt")
-    record = registry.TrainingRecord(run_name="unit", checkpoint=tmp_path / "m.pt", params={"lr": 0.1},
-                                     metrics={"psnr_centre": 12.5}, version_tags={"stage": "base", "data_dvc_md5": "abc.dir"},
-                                     epoch_losses=[0.3, 0.2])
+    record = registry.TrainingRecord(
+        run_name="unit",
+        checkpoint=tmp_path / "m.pt",
+        params={"lr": 0.1},
+        metrics={"psnr_centre": 12.5},
+        version_tags={"stage": "base", "data_dvc_md5": "abc.dir"},
+        epoch_losses=[0.3, 0.2],
+    )
     version = registry.log_and_register(record, "tiny")
     registry.move_alias(client, "tiny", "champion", version.version, "unit test")
     return client, version

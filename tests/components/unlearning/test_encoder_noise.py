@@ -28,13 +28,14 @@ def test_encoder_noise_moves_forget_embeddings_to_noise_and_keeps_retain_and_dec
     forget, retain = images[:6], images[6:]
     before = embedding_gaps(tiny_mae, teacher, forget, retain, torch.Generator().manual_seed(5))
     head = tiny_mae.head.weight.detach().clone()
-    cfg = UnlearnConfig(blr=0.096, batch_size=8, alpha=1.0, min_steps=30, max_steps=30, stop_gap=0.0, stop_plateau=-1e9,
-                        max_retain_drop_pct=1e9)
+    cfg = UnlearnConfig(
+        blr=0.096, batch_size=8, alpha=1.0, min_steps=30, max_steps=30, stop_gap=0.0, stop_plateau=-1e9, max_retain_drop_pct=1e9
+    )
     result = unlearn(tiny_mae, forget, retain, cfg, torch.device("cpu"))
     assert result.fit.steps == 30 and result.fit.stop_reason == "budget"
     after = embedding_gaps(tiny_mae, teacher, forget, retain, torch.Generator().manual_seed(5))
-    assert after[0] < 0.5 * before[0]          # forget inputs now embed like noise
-    assert after[1] < 0.5 * after[0] + 1e-9    # retain inputs stay close to their original embeddings
+    assert after[0] < 0.5 * before[0]  # forget inputs now embed like noise
+    assert after[1] < 0.5 * after[0] + 1e-9  # retain inputs stay close to their original embeddings
     assert torch.equal(tiny_mae.head.weight, head)  # the decoder is untouched
 
 
@@ -55,15 +56,20 @@ def test_unknown_methods_are_refused():
 
 def test_the_budget_scales_with_the_forget_set_and_is_clamped():
     cfg = UnlearnConfig(batch_size=64, forget_passes=4.0, min_steps=16, max_steps=400)
-    assert budget_steps(5, cfg) == 16                    # a few images: the floor
-    assert budget_steps(500, cfg) == 63                  # 4 passes of 500 images, 32 per step
-    assert budget_steps(50_000, cfg) == 400              # the ceiling
+    assert budget_steps(5, cfg) == 16  # a few images: the floor
+    assert budget_steps(500, cfg) == 63  # 4 passes of 500 images, 32 per step
+    assert budget_steps(50_000, cfg) == 400  # the ceiling
     assert budget_steps(500, UnlearnConfig(forget_passes=8.0)) == 2 * budget_steps(500, UnlearnConfig(forget_passes=4.0)) - 1
 
 
 def test_early_stopping_ends_unlearning_before_the_budget_on_training_side_probes(tiny_mae, images):
-    train_inpainter(tiny_mae, images, replace(TINY_FIT, epochs=20, batch_size=16, lr=3e-3), torch.device("cpu"),
-                    torch.Generator().manual_seed(0))
+    train_inpainter(
+        tiny_mae,
+        images,
+        replace(TINY_FIT, epochs=20, batch_size=16, lr=3e-3),
+        torch.device("cpu"),
+        torch.Generator().manual_seed(0),
+    )
     cfg = UnlearnConfig(blr=0.096, batch_size=8, alpha=1.0, min_steps=400, max_steps=400, check_every=4)
     result = unlearn(tiny_mae, images[:6], images[6:], cfg, torch.device("cpu"))
     assert result.budget == 400 and result.fit.steps < 400
@@ -75,12 +81,27 @@ def test_early_stopping_ends_unlearning_before_the_budget_on_training_side_probe
 def test_a_retain_limit_broken_at_every_check_stops_the_run_and_restores_the_original(tiny_mae, images):
     import copy
 
-    train_inpainter(tiny_mae, images, replace(TINY_FIT, epochs=20, batch_size=16, lr=3e-3), torch.device("cpu"),
-                    torch.Generator().manual_seed(0))
+    train_inpainter(
+        tiny_mae,
+        images,
+        replace(TINY_FIT, epochs=20, batch_size=16, lr=3e-3),
+        torch.device("cpu"),
+        torch.Generator().manual_seed(0),
+    )
     original = copy.deepcopy(tiny_mae.state_dict())
     # a harsh lr wrecks retain outputs within the first 4 steps; no tolerance: the run must end where it started
-    cfg = UnlearnConfig(blr=1.0, batch_size=8, alpha=1.0, min_steps=40, max_steps=40, check_every=4, stop_gap=0.0,
-                        stop_plateau=-1e9, max_retain_drop_pct=0.0, patience=3)
+    cfg = UnlearnConfig(
+        blr=1.0,
+        batch_size=8,
+        alpha=1.0,
+        min_steps=40,
+        max_steps=40,
+        check_every=4,
+        stop_gap=0.0,
+        stop_plateau=-1e9,
+        max_retain_drop_pct=0.0,
+        patience=3,
+    )
     result = unlearn(tiny_mae, images[:6], images[6:], cfg, torch.device("cpu"))
     assert result.fit.stop_reason.startswith("retain:") and "weights of step 0 restored" in result.fit.stop_reason
     assert result.fit.steps == 12 and result.kept_steps == 0  # 3 checks (patience) past the limit
@@ -135,12 +156,26 @@ def test_retain_probes_are_kept_out_of_the_retain_term_when_the_pool_allows():
 def test_the_retain_rule_also_judges_the_weights_after_the_last_step(tiny_mae, images):
     import copy
 
-    train_inpainter(tiny_mae, images, replace(TINY_FIT, epochs=20, batch_size=16, lr=3e-3), torch.device("cpu"),
-                    torch.Generator().manual_seed(0))
+    train_inpainter(
+        tiny_mae,
+        images,
+        replace(TINY_FIT, epochs=20, batch_size=16, lr=3e-3),
+        torch.device("cpu"),
+        torch.Generator().manual_seed(0),
+    )
     original = copy.deepcopy(tiny_mae.state_dict())
     # 6 steps, checks every 4: steps 5-6 would otherwise go unchecked; a limit no run can stay under
-    cfg = UnlearnConfig(blr=1.0, batch_size=8, alpha=1.0, min_steps=6, max_steps=6, check_every=4, stop_gap=0.0,
-                        stop_plateau=-1e9, max_retain_drop_pct=-1e9)
+    cfg = UnlearnConfig(
+        blr=1.0,
+        batch_size=8,
+        alpha=1.0,
+        min_steps=6,
+        max_steps=6,
+        check_every=4,
+        stop_gap=0.0,
+        stop_plateau=-1e9,
+        max_retain_drop_pct=-1e9,
+    )
     result = unlearn(copy.deepcopy(tiny_mae), images[:6], images[6:], cfg, torch.device("cpu"))
     assert [p["step"] for p in result.probes] == [0, 4, 6] and result.kept_steps == 0
     assert result.fit.stop_reason == "budget; retain probes past the limit at the end: weights of step 0 restored"

@@ -16,8 +16,7 @@ from components.unlearning.paired import training_masks
 from tests.conftest import TINY_FIT
 
 # retain-label is tested on its own: its retain term distils to the teacher, so it starts at its optimum
-LOSS_BASED = {"encoder-noise": encoder_noise, "random-encoder": random_encoder, "max-loss": max_loss,
-              "noisy-label": noisy_label}
+LOSS_BASED = {"encoder-noise": encoder_noise, "random-encoder": random_encoder, "max-loss": max_loss, "noisy-label": noisy_label}
 TINY_AE = ConvAEConfig(width=8, latent_dim=8)
 
 
@@ -49,7 +48,9 @@ def test_each_loss_based_method_lowers_its_own_objective(method, family, tiny_ma
     model = tiny_mae if family == "mae" else ConvAutoencoder(TINY_AE)
     forget, retain = images[:8], images[8:]
     # a model that has learnt something: distillation objectives start at ~0 on an untrained one
-    train_inpainter(model, images, replace(TINY_FIT, epochs=5, batch_size=16, lr=3e-3), torch.device("cpu"), torch.Generator().manual_seed(0))
+    train_inpainter(
+        model, images, replace(TINY_FIT, epochs=5, batch_size=16, lr=3e-3), torch.device("cpu"), torch.Generator().manual_seed(0)
+    )
     cfg = UnlearnConfig(method=method, blr=0.048 if family == "mae" else 0.0048, batch_size=16, alpha=0.5, **fixed_budget(30))
     teacher = copy.deepcopy(model).eval()
     before = objective(LOSS_BASED[method], model, teacher, cfg, forget, retain)
@@ -69,11 +70,17 @@ def test_retain_label_distils_retain_outputs_to_the_teacher(tiny_mae, images):
 
 def test_decoupling_ascends_until_the_threshold_then_stops(tiny_mae, images):
     forget, retain = images[:8], images[8:]
-    train_inpainter(tiny_mae, images, replace(TINY_FIT, epochs=40, batch_size=16, lr=3e-3), torch.device("cpu"),
-                    torch.Generator().manual_seed(0))
+    train_inpainter(
+        tiny_mae,
+        images,
+        replace(TINY_FIT, epochs=40, batch_size=16, lr=3e-3),
+        torch.device("cpu"),
+        torch.Generator().manual_seed(0),
+    )
     teacher = copy.deepcopy(tiny_mae).eval()
-    cfg = UnlearnConfig(method="decoupling", blr=0.032, batch_size=8, decouple_threshold=1.0, decouple_max_steps=400,
-                        **fixed_budget(1))
+    cfg = UnlearnConfig(
+        method="decoupling", blr=0.032, batch_size=8, decouple_threshold=1.0, decouple_max_steps=400, **fixed_budget(1)
+    )
     result = unlearn(tiny_mae, forget, retain, cfg, torch.device("cpu"))
     mask = centre_mask(32, 16, 8)
     with torch.no_grad():
@@ -83,8 +90,13 @@ def test_decoupling_ascends_until_the_threshold_then_stops(tiny_mae, images):
 
 def test_retrain_builds_a_fresh_model_that_learns(tiny_mae, images):
     original = copy.deepcopy(tiny_mae.state_dict())
-    result = unlearn(tiny_mae, images[:4], images[4:], UnlearnConfig(method="retrain", retrain_epochs=10, retrain_batch_size=4,
-                                                                    retrain_lr=3e-3), torch.device("cpu"))
+    result = unlearn(
+        tiny_mae,
+        images[:4],
+        images[4:],
+        UnlearnConfig(method="retrain", retrain_epochs=10, retrain_batch_size=4, retrain_lr=3e-3),
+        torch.device("cpu"),
+    )
     assert result.fit.epoch_losses[-1] < result.fit.epoch_losses[0]
     assert any(not torch.equal(original[k], v) for k, v in tiny_mae.state_dict().items())
 

@@ -4,9 +4,17 @@ from components.validation import batch_expectations, fraction_expectations, run
 
 
 def good_batch() -> pd.DataFrame:
-    return pd.DataFrame({"sample_id": ["a", "b"], "role": ["forget", "retain"], "in_manifest": [True, True],
-                         "file_exists": [True, True], "sha256_ok": [True, True], "dvc_md5_ok": [True, True],
-                         "label": [0, 9]})
+    return pd.DataFrame(
+        {
+            "sample_id": ["a", "b"],
+            "role": ["forget", "retain"],
+            "in_manifest": [True, True],
+            "file_exists": [True, True],
+            "sha256_ok": [True, True],
+            "dvc_md5_ok": [True, True],
+            "label": [0, 9],
+        }
+    )
 
 
 def test_a_well_formed_batch_passes():
@@ -18,8 +26,12 @@ def test_failures_name_the_expectation_the_column_and_what_was_seen():
     frame = good_batch()
     frame.loc[1, "sha256_ok"] = False
     frame.loc[1, "role"] = "forget"  # retain set now empty
-    report = run_suites({"batch": (frame, batch_expectations(10)),
-                         "forget_fraction": (pd.DataFrame({"is_forget": [1, 1, 0, 0]}), fraction_expectations(0.2))})
+    report = run_suites(
+        {
+            "batch": (frame, batch_expectations(10)),
+            "forget_fraction": (pd.DataFrame({"is_forget": [1, 1, 0, 0]}), fraction_expectations(0.2)),
+        }
+    )
     failed = {(f["suite"], f["column"]) for f in report.failures}
     assert not report.success
     assert failed == {("batch", "sha256_ok"), ("batch", "role"), ("forget_fraction", "is_forget")}
