@@ -27,7 +27,7 @@ from components.errors import BadInputError, DataValidationError, ForgetflowErro
 from flows.workspace import Workspace, commit, git, tool_env
 
 REMOTE_NAME = "forgetflow"
-VERIFIED = {"dvc": "3", "dvc-data": "3"}  # major versions whose internals commit_removal was written against
+VERIFIED = {"dvc": "3.67.1", "dvc-data": "3.18.3"}  # the versions commit_removal's internals were checked against
 
 
 @contextmanager
