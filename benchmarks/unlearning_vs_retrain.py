@@ -45,9 +45,8 @@ from components.device import pick_device, seed_everything
 from components.evaluation import baselines, forgetting, gates, grids, membership, references
 from components.evaluation.stats import images_for_accuracy, mean_ci
 from components.models import checkpoint
-from components.models.configs import FitConfig
 from components.models.masking import make_mask
-from components.models.recipes import train_inpainter
+from components.models.recipes import memorising_recipe, train_inpainter
 from components.unlearning.config import METHODS
 from components.unlearning.methods import unlearn
 from flows import workspace
@@ -250,16 +249,7 @@ class Bench:
         them (the attack must see that)."""
         model = copy.deepcopy(base)
         members = self.membership_sets(lists, sets)[0]
-        recipe = FitConfig(
-            epochs=30,
-            batch_size=32,
-            lr=self.params.train.lr / 2,
-            weight_decay=0.0,
-            grad_clip=3.0,
-            seed=seed,
-            warmup_epochs=0.0,
-            cosine=False,
-        )  # constant lr
+        recipe = memorising_recipe(self.params.train.lr / 2, 30, seed)
         train_inpainter(
             model, self.d.images(members), recipe, self.device, torch.Generator().manual_seed(seed), desc="positive control"
         )

@@ -45,9 +45,8 @@ from components.data.forget_set import distinct_images, retained_training, split
 from components.evaluation import gates, grids, membership, references
 from components.evaluation.baselines import nearest_fill
 from components.evaluation.stats import bootstrap, difference_ci, mean_ci, pooled_difference
-from components.models.configs import FitConfig
 from components.models.masking import make_mask
-from components.models.recipes import train_inpainter
+from components.models.recipes import memorising_recipe, train_inpainter
 from flows import workspace
 from flows.params import load_params
 
@@ -108,16 +107,7 @@ class VerdictBench(Bench):
         """The base fine-tuned on the requested images alone (>= 60 steps): it certainly remembers them."""
         model = copy.deepcopy(base)
         batches = math.ceil(len(ids) / 32)
-        recipe = FitConfig(
-            epochs=max(30, math.ceil(60 / batches)),
-            batch_size=32,
-            lr=self.params.train.lr / 2,
-            weight_decay=0.0,
-            grad_clip=3.0,
-            seed=seed,
-            warmup_epochs=0.0,
-            cosine=False,
-        )  # constant lr
+        recipe = memorising_recipe(self.params.train.lr / 2, max(30, math.ceil(60 / batches)), seed)
         train_inpainter(
             model, self.d.images(ids), recipe, self.device, torch.Generator().manual_seed(seed), desc="positive control"
         )

@@ -34,3 +34,11 @@ def train_inpainter(
     )
     model.eval()
     return result
+
+
+def memorising_recipe(lr: float, epochs: int, seed: int) -> FitConfig:
+    """The positive controls' fine-tuning: constant lr, no weight decay, many passes over a few
+    images, so the model certainly remembers them (the benchmarks' attacks must see that)."""
+    return FitConfig(
+        epochs=epochs, batch_size=32, lr=lr, weight_decay=0.0, grad_clip=3.0, seed=seed, warmup_epochs=0.0, cosine=False
+    )
