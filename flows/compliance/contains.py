@@ -14,11 +14,9 @@ from flows.workspace import Workspace
 def contains(ws: Workspace, params: Params, kind: str, selector: list[str]) -> dict:
     """Per artifact: trained on / still holds / removed by which batch / purged; and the verdict on
     the served aliases. Unknown or malformed ids are an IntakeError (exit 2), like `request`."""
-    manifest = data.read_manifest(ws.data_dir) if (ws.data_dir / data.MANIFEST_NAME).is_file() else []
     with ledgers.Ledger(ws.ledger_path) as book:
         forgotten = book.forgotten_by()
-        everything = {s.sample_id: s for s in manifest} | {s.sample_id: s for s in provenance.catalogue(book)}
-        ids = ledgers.resolve(list(everything.values()), kind, selector, forgotten)
+        ids = ledgers.resolve(_known(ws, book, kind, selector), kind, selector, forgotten)
         rows = provenance.contains(book, ids)
         verdicts = {b: book.batch(b).details.get("verdicts", {}) for c in rows for b in c.unlearned}
     serving = set(serving_aliases(params.registry.challenger_serves))
@@ -48,3 +46,13 @@ def contains(ws: Workspace, params: Params, kind: str, selector: list[str]) -> d
         "serving_contains": [f"{r['artifact']}@{','.join(sorted(set(r['aliases']) & serving))}" for r in holding],
         "artifacts": out,
     }
+
+
+def _known(ws: Workspace, book: ledgers.Ledger, kind: str, selector: list[str]) -> list[data.Sample]:
+    """The samples the selector can name. Once the current data version is catalogued (a model was
+    trained on it, or on a superset: batches only remove) the ledger's catalogue holds every sample
+    of the manifest, so indexed queries answer; else the manifest is read too."""
+    if provenance.has_set(book, provenance.training_set_id(ws.data_version() or "none")):
+        return provenance.catalogue_matching(book, kind, selector)
+    manifest = data.read_manifest(ws.data_dir) if (ws.data_dir / data.MANIFEST_NAME).is_file() else []
+    return list(({s.sample_id: s for s in manifest} | {s.sample_id: s for s in provenance.catalogue(book)}).values())

@@ -11,7 +11,6 @@ other aliases off (`move_aliases_off_tainted`), `contains` and `status` judge th
 from __future__ import annotations
 
 from components import ledger as ledgers
-from components import registry
 from components.errors import RegistryError
 from components.ledger import provenance
 from flows.compliance import index
@@ -54,6 +53,8 @@ def tainted_artifacts(book: ledgers.Ledger) -> dict[str, list[str]]:
 def move_aliases_off_tainted(ws: Workspace, client) -> None:
     """No alias may point at a version that still holds forgotten data: `previous-champion` moves
     to the newest clean older version (usually none: every older version saw the data) or goes."""
+    from components import registry  # MLflow: imported here, so `contains` answers without it
+
     with ledgers.Ledger(ws.ledger_path) as book:
         tainted = tainted_artifacts(book)
         artifacts = provenance.artifacts(book)

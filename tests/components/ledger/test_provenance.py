@@ -69,3 +69,20 @@ def test_contains_asks_the_same_few_indexed_queries_for_one_id_or_10000(tmp_path
     assert queries_for_many == len(selects) < 20, (queries_for_many, len(selects))
     assert all("INDEX" in step or "PRIMARY KEY" in step for step in plan), plan
     book.close()
+
+
+def test_the_catalogue_answers_a_selector_as_resolving_it_against_the_whole_manifest_does(tmp_path):
+    from components.ledger import resolve
+
+    book = Ledger(tmp_path / "ledger.db")
+    everything = samples(40) + samples(10, "test")
+    provenance.record_samples(book, "d1:train", everything)
+    for kind, selector in (
+        ("label", ["class3"]),
+        ("label", ["3"]),
+        ("subject", ["subj-000002", "subj-000007"]),
+        ("sample", ["fm-train-000004", "fm-test-000001"]),
+    ):
+        fast = resolve(provenance.catalogue_matching(book, kind, selector), kind, selector, {})
+        assert fast == resolve(everything, kind, selector, {}) and fast, (kind, selector)
+    book.close()
