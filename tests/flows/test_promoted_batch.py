@@ -15,7 +15,7 @@ from components import registry
 from components.data import read_manifest
 from components.ledger import provenance
 from components.locations import relocate
-from flows import workspace
+from flows import invariants, transaction, workspace
 from flows.follow_up import refresh_featurenet
 from flows.params import load_params
 from flows.prepare import prepare
@@ -48,6 +48,49 @@ def batch(trained_template, tmp_path_factory, prefect_api):
         outcome=outcome,
         client=MlflowClient(uri, uri),
     )
+
+
+class Killed(BaseException):
+    """Stands for a SIGKILL between the data commit and the ledger's commit point (not an
+    Exception: nothing in the product may catch it, as nothing can catch a kill)."""
+
+
+def outcome_of(ws) -> dict:
+    with ledgers.Ledger(ws.ledger_path) as book:
+        events = [(r["entity"], r["entity_id"], r["event"]) for r in book.query("SELECT * FROM events ORDER BY seq")]
+        batch = book.batch("batch-000001")
+        state = {
+            "requests": [(r.id, r.status) for r in book.requests()],
+            "tombstones": book.tombstones(),
+            "batch": (batch.status, batch.model_version, batch.data_md5_after),
+        }
+    files = sorted(
+        str(p.relative_to(ws.root)) for d in ("data", "models", "reports") for p in (ws.root / d).rglob("*") if p.is_file()
+    )
+    return {"events": events, "state": state, "files": files, "tags": git(ws.root, "tag"), "data.dvc": ws.data_dvc.read_text()}
+
+
+def test_a_batch_resumed_after_its_data_commit_ends_as_this_uninterrupted_one(batch, trained_template, tmp_path, monkeypatch):
+    """The lifecycle has one owner (flows/transaction.py): whatever path a batch takes to its commit,
+    the same calls follow it."""
+    resumed = workspace.resolve(shutil.copytree(trained_template, tmp_path / "resumed", symlinks=True))
+    relocate(resumed.root)
+    file_requests(resumed)
+    real = transaction.commit
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    monkeypatch.setattr(transaction, "commit", killed)
+    with pytest.raises(Killed):
+        transaction.run(resumed, batch.params)
+    with ledgers.Ledger(resumed.ledger_path) as book:
+        assert book.running_batch().step == "commit_data"  # data committed, the ledger not yet
+    monkeypatch.setattr(transaction, "commit", real)
+    assert transaction.run(resumed, batch.params).status == "promoted"
+
+    assert outcome_of(resumed) == outcome_of(batch.ws)
+    assert invariants.check(resumed, batch.params) == []
 
 
 def test_the_unlearned_version_becomes_champion_and_no_older_version_stays_served(batch):
