@@ -14,6 +14,7 @@ stays true for them and the lineage says who removed it.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -259,16 +260,16 @@ def contains(ledger: Ledger, sample_ids: Iterable[str]) -> list[Containment]:
             db.execute("SELECT q.sample_id, tb.batch_id FROM query_ids q JOIN tombstones tb ON tb.sample_id = q.sample_id")
         )
         db.execute("DELETE FROM query_ids")
+    for ids in trained.values():
+        ids.sort()
     out, forgetting = [], {}
+    removed_counts = {set_id: Counter(removed_by.get(i) for i in ids) for set_id, ids in trained.items()}
     for artifact in index.values():
         own = lineage_batches(index, artifact.id)
-        held, unlearned = [], {}
-        for sample in sorted(trained.get(artifact.set_id, [])):
-            batch = removed_by.get(sample)
-            if batch in own:
-                unlearned[batch] = unlearned.get(batch, 0) + 1
-            else:
-                held.append(sample)
+        ids = trained.get(artifact.set_id, [])
+        unlearned = {b: n for b, n in removed_counts.get(artifact.set_id, Counter()).items() if b in own}
+        # most artifacts removed none of them along their lineage: then they hold every one, no filtering
+        held = [i for i in ids if removed_by.get(i) not in own] if unlearned else ids
         out.append(
             Containment(
                 artifact,
