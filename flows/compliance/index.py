@@ -140,43 +140,32 @@ def reindex(ws: Workspace, client, model_names: list[str]) -> int:
         for mv in versions:
             tags = mv.tags
             weights_path = None if tags.get("purged_by") else registry.stored_file(client, name, int(mv.version), ws.root)
+            version = int(mv.version)
+            common = {
+                "model_name": name,
+                "version": version,
+                "weights_sha256": tags.get("weights_sha256"),
+                "run_id": mv.run_id,
+                "purged_by": tags.get("purged_by"),
+                "weights_path": weights_path,
+            }
             with ledgers.Ledger(ws.ledger_path) as book:
-                if tags.get("stage") == "unlearned":
+                if tags.get("stage") == "unlearned":  # inherits its parent's training set; its batch is on its lineage
                     index = provenance.artifacts(book)
                     parent = provenance.version_id(name, int(tags["parent_version"]))
                     set_id = index[parent].set_id if parent in index else ""
-                    artifact = provenance.Artifact(
-                        provenance.version_id(name, int(mv.version)),
-                        "model_version",
-                        set_id,
-                        name,
-                        int(mv.version),
-                        parent,
-                        tags.get("deletion_batch_id"),
-                        tags.get("data_dvc_md5_before"),
-                        tags.get("weights_sha256"),
-                        [],
-                        mv.run_id,
-                        tags.get("purged_by"),
-                        weights_path=weights_path,
-                    )
+                    extra = {
+                        "parent_id": parent,
+                        "batch_id": tags.get("deletion_batch_id"),
+                        "data_md5": tags.get("data_dvc_md5_before"),
+                    }
                 else:
                     md5 = tags.get("data_dvc_md5", "none")
                     set_id = provenance.training_set_id(md5)
                     if not provenance.has_set(book, set_id):
                         provenance.record_samples(book, set_id, manifest_at(ws, md5))
-                    artifact = provenance.Artifact(
-                        provenance.version_id(name, int(mv.version)),
-                        "model_version",
-                        set_id,
-                        name,
-                        int(mv.version),
-                        data_md5=md5,
-                        weights_sha256=tags.get("weights_sha256"),
-                        run_id=mv.run_id,
-                        purged_by=tags.get("purged_by"),
-                        weights_path=weights_path,
-                    )
+                    extra = {"data_md5": md5}
+                artifact = provenance.Artifact(provenance.version_id(name, version), "model_version", set_id, **common, **extra)
                 provenance.record_artifact(book, artifact)
             count += 1
         sync_aliases(ws, client, name)
