@@ -175,3 +175,28 @@ def test_a_rerun_finds_nothing_pending_and_forgotten_samples_stay_forgotten(batc
     assert run_batch(ws, params).status == "idle"
     assert len(batch.client.search_model_versions(f"name='{MODEL}'")) == 2
     assert prepare(ws, params, force=True).data_md5 == ws.data_version()
+
+
+def test_reindex_rebuilds_the_version_index_from_mlflow_tags_and_the_ledger(batch):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    def versions(book):
+        return {
+            a.id: (a.set_id, a.parent_id, a.batch_id, a.data_md5, a.weights_sha256, a.run_id, a.purged_by)
+            for a in provenance.artifacts(book).values()
+            if a.kind == "model_version"
+        }
+
+    with ledgers.Ledger(batch.ws.ledger_path) as book:
+        before = versions(book)
+        with book.transaction() as db:  # an index lost (or written by an older forgetflow)
+            db.execute("DELETE FROM artifacts WHERE kind = 'model_version'")
+        assert versions(book) == {}
+
+    result = CliRunner().invoke(app, ["reindex", "-w", str(batch.ws.root)])
+
+    assert result.exit_code == 0 and "indexed 2 model versions" in result.output, result.output
+    with ledgers.Ledger(batch.ws.ledger_path) as book:
+        assert versions(book) == before and len(before) == 2
