@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 @flow(name="refresh-featurenet", log_prints=False, validate_parameters=False)
 def refresh_featurenet(ws: Workspace, params: Params, wait: float = 600.0) -> bool:
     """Retrain the feature net if it holds forgotten data; then purge and push (`batch.purge: auto`).
-    Holds the batch lock (it runs `dvc repro` and `dvc gc`). Returns True when it retrained."""
+    Holds the batch lock (it retrains, runs `dvc commit` and `dvc gc`). Returns True when it retrained."""
     from flows import dvc_repo
     from flows.compliance import purge
     from flows.transaction import batch_lock
