@@ -54,14 +54,14 @@ def scheduled_batch(root: str = "") -> str:
         logger.info(decision.reason)
         return "idle"
     logger.info("starting a deletion batch: %s", decision.reason)
-    with one_batch_at_a_time(ws):
+    with one_batch_at_a_time(ws):  # the follow-up too: it holds the batch lock, a concurrent run would be refused
         outcome = run_batch(ws, params)
+        if outcome.status == "promoted":
+            from flows.follow_up import refresh_featurenet
+
+            refresh_featurenet(ws, params)
     if outcome.status == "failed":
         raise ForgetflowError(f"{outcome.batch_id} failed and was rolled back: {outcome.error}")
-    if outcome.status == "promoted":
-        from flows.follow_up import refresh_featurenet
-
-        refresh_featurenet(ws, params)
     logger.info(
         "%s: %s%s",
         outcome.batch_id or "no batch",
